@@ -1,0 +1,1 @@
+"""The shipped scheme table (``schemes.toml``); data only, nothing here is executed."""

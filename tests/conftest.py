@@ -1,0 +1,21 @@
+"""Shared test fixtures: every installed backend is its own test id."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+
+def _have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+#: backends whose framework is importable here; tests parametrize over these ids
+INSTALLED = [b for b, m in (("numpy", "numpy"), ("torch", "torch"), ("jax", "jax"),
+                            ("tensorflow", "tensorflow")) if _have(m)]
+
+
+@pytest.fixture(params=INSTALLED, ids=INSTALLED)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -1,0 +1,36 @@
+"""varinit: one table of weight-initialization schemes for every framework.
+
+>>> import varinit
+>>> w = varinit.init("he_normal", (512, 256), seed=0)          # NumPy, portable stream
+>>> round(float(w.std()) / varinit.std("he_normal", (512, 256)), 1)
+1.0
+>>> varinit.get("xavier_uniform").name
+'glorot_uniform'
+"""
+
+from __future__ import annotations
+
+from ._api import init, std, stream_id
+from ._errors import SchemeError, TableError, UnknownSchemeError
+from ._fans import fans
+from ._gains import gain
+from ._table import Scheme, get, load_table, register, schemes
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Scheme",
+    "SchemeError",
+    "TableError",
+    "UnknownSchemeError",
+    "__version__",
+    "fans",
+    "gain",
+    "get",
+    "init",
+    "load_table",
+    "register",
+    "schemes",
+    "std",
+    "stream_id",
+]

@@ -1,0 +1,258 @@
+"""The one sampler: uniform variates in, any scheme's values out, Array API ops only."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._backend import Backend
+from ._ndtri import ndtr, ndtri
+from ._plan import Plan
+
+__all__ = ["Native", "Portable", "sample", "transform", "uniform_from_words"]
+
+_F32_TOP = 1.0 - 2.0**-24
+_F64_TOP = 1.0 - 2.0**-53
+
+
+@dataclass(frozen=True)
+class Portable:
+    """The portable Philox stream: an integer seed and a 64-bit stream id."""
+
+    seed: int
+    stream: int = 0
+
+
+@dataclass(frozen=True)
+class Native:
+    """A framework's own generator."""
+
+    generator: Any
+
+
+Source = Portable | Native
+Index = tuple[slice | int, ...]
+
+
+# --------------------------------------------------------------------------- uniforms
+
+
+def uniform_from_words(xp: Any, w: Any, dtype: Any) -> Any:
+    """Open-interval uniforms from uint32 words (last axis; float64 uses word pairs).
+
+    float32: ``u = (w >> 8) * 2**-24 + 2**-25`` (rounded to float32, at most 1 - 2**-24);
+    float64: ``u = (((w[2i] << 32) | w[2i+1]) >> 11) * 2**-53 + 2**-54`` (at most 1 - 2**-53).
+    """
+    if dtype == xp.float64:
+        hi = xp.astype(w[..., 0::2], xp.float64)
+        lo = xp.astype(w[..., 1::2] >> 11, xp.float64)
+        u = (hi * 2.0**21 + lo) * 2.0**-53 + 2.0**-54
+        return xp.minimum(u, _F64_TOP)
+    u = xp.astype(w >> 8, xp.float32) * 2.0**-24 + 2.0**-25
+    return xp.minimum(u, _F32_TOP)
+
+
+def _rows(shape: tuple[int, ...], index: Index | None) -> tuple[tuple[int, ...], list[int], int]:
+    """(block shape, flat start of every row of the block, row length) in C order."""
+    if index is None:
+        n = math.prod(shape)
+        return shape, [0], n
+    if not isinstance(index, tuple):
+        index = (index,)
+    if len(index) > len(shape):
+        raise IndexError(f"index={index!r} has more entries than shape {shape} has axes")
+    index = index + (slice(None),) * (len(shape) - len(index))
+    ranges, block, keep = [], [], []
+    for ax, (ix, dim) in enumerate(zip(index, shape, strict=True)):
+        if isinstance(ix, slice):
+            r = range(*ix.indices(dim))
+            block.append(len(r))
+            keep.append(True)
+        elif isinstance(ix, int | np.integer) and not isinstance(ix, bool):
+            i = int(ix)
+            if not -dim <= i < dim:
+                raise IndexError(f"index {ix} is out of range for axis {ax} of size {dim}")
+            r = range(i % dim, i % dim + 1)
+            keep.append(False)
+        else:
+            raise TypeError(f"index entries must be slices or integers, got {ix!r}")
+        ranges.append(r)
+    strides = [math.prod(shape[i + 1 :]) for i in range(len(shape))]
+    contiguous_last = len(shape) > 0 and ranges[-1].step == 1
+    lead = ranges[:-1] if contiguous_last else ranges
+    starts = np.zeros((1,), dtype=np.int64)
+    for r, s in zip(lead, strides, strict=False):
+        starts = (starts[:, None] + np.asarray(r, dtype=np.int64)[None, :] * s).reshape(-1)
+    if contiguous_last:
+        starts = starts + ranges[-1].start
+        length = len(ranges[-1])
+    else:
+        length = 1
+    block_shape = tuple(len(r) for r, k in zip(ranges, keep, strict=True) if k)
+    return block_shape, [int(s) for s in starts], length
+
+
+def _portable_uniform(
+    be: Backend, src: Portable, starts: Sequence[int], length: int, dtype: Any, device: Any
+) -> Any:
+    xp = be.xp
+    per = 2 if dtype == xp.float64 else 1
+    w = be.philox_words(src.seed, src.stream, [s * per for s in starts], length * per, device)
+    return uniform_from_words(xp, w, dtype)
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+def transform(xp: Any, plan: Plan, u: Any) -> Any:
+    """Map open-interval uniforms ``u`` to the plan's distribution (elementwise plans)."""
+    k = plan.kind
+    if k == "uniform":
+        return plan.a + (plan.b - plan.a) * u
+    if k == "normal":
+        return plan.mean + plan.std * _standard_normal(xp, u)
+    if k == "truncnorm":
+        lo, hi = plan.lo, plan.hi
+        flip = lo > -hi  # sample on the side whose tail probabilities are small
+        if flip:
+            lo, hi = -hi, -lo
+        pa, pb = ndtr(lo), ndtr(hi)
+        p = pa + (pb - pa) * u
+        z = ndtri(xp, p, pmin=pa, pmax=pb)
+        z = xp.clip(z, lo, hi)
+        if flip:
+            z = -z
+        return plan.mean + plan.std * z
+    raise AssertionError(k)  # pragma: no cover
+
+
+def _standard_normal(xp: Any, u: Any) -> Any:
+    tiny = 2.0**-54 if u.dtype == xp.float64 else 2.0**-25
+    return ndtri(xp, u, pmin=tiny, pmax=1.0 - tiny)
+
+
+# --------------------------------------------------------------------------- drivers
+
+
+def sample(
+    be: Backend,
+    plan: Plan,
+    shape: tuple[int, ...],
+    src: Source,
+    dtype: Any,
+    out_dtype: Any,
+    *,
+    index: Index | None = None,
+    device: Any = None,
+) -> Any:
+    """Draw the plan for the global ``shape`` (or its ``index`` block) on backend ``be``."""
+    xp = be.xp
+    if not plan.elementwise:
+        full = _structured(be, plan, shape, src, dtype, device)
+        if index is not None:
+            full = full[index if isinstance(index, tuple) else (index,)]
+        return be.finalize(full, out_dtype, device)
+    block, starts, length = _rows(shape, index)
+    n = math.prod(block)
+    if plan.kind == "constant" or n == 0:
+        kw = {} if device is None else {"device": device}
+        return be.finalize(xp.full(block, plan.mean, dtype=dtype, **kw), out_dtype, device)
+    if isinstance(src, Native):
+        return be.finalize(xp.reshape(_native(be, plan, src, block, dtype), block),
+                           out_dtype, device)
+    if index is None and be.mutable and n > be.chunk:
+        out = be.empty(n, out_dtype, device)
+        for a in range(0, n, be.chunk):
+            b = min(n, a + be.chunk)
+            u = _portable_uniform(be, src, [a], b - a, dtype, device)
+            out[a:b] = xp.astype(transform(xp, plan, xp.reshape(u, (b - a,))), out_dtype)
+        return xp.reshape(out, block)
+    u = _portable_uniform(be, src, starts, length, dtype, device)
+    return be.finalize(xp.reshape(transform(xp, plan, u), block), out_dtype, device)
+
+
+def _native(be: Backend, plan: Plan, src: Native, shape: tuple[int, ...], dtype: Any) -> Any:
+    if plan.kind == "normal":
+        z = be.native_normal(src.generator, shape, dtype)
+        if z is not None:
+            return plan.mean + plan.std * z
+    return transform(be.xp, plan, be.native_uniform(src.generator, shape, dtype))
+
+
+def _normal_matrix(
+    be: Backend, src: Source, shape: tuple[int, ...], dtype: Any, device: Any
+) -> Any:
+    """Standard normals of ``shape`` from the source (portable: the stream's first words)."""
+    std = Plan("normal", std=1.0)
+    return sample(be, std, shape, src, dtype, dtype, device=device)
+
+
+def _orthogonal(be: Backend, src: Source, rows: int, cols: int, dtype: Any, device: Any) -> Any:
+    """A (rows, cols) matrix with orthonormal rows or columns (whichever fits)."""
+    xp = be.xp
+    tall = (rows, cols) if rows >= cols else (cols, rows)
+    a = _normal_matrix(be, src, tall, dtype, device)
+    q, r = xp.linalg.qr(a)
+    d = xp.linalg.diagonal(r) if hasattr(xp.linalg, "diagonal") else xp.diagonal(r)
+    q = q * xp.where(d < 0, -1.0, 1.0)
+    return q if rows >= cols else xp.matrix_transpose(q)
+
+
+def _structured(
+    be: Backend, plan: Plan, shape: tuple[int, ...], src: Source, dtype: Any, device: Any
+) -> Any:
+    xp = be.xp
+    n = math.prod(shape)
+    out_in = plan.layout == "out_in"
+    if plan.kind == "orthogonal":
+        if n == 0:
+            return be.from_numpy(np.zeros(shape), dtype, device)
+        out = shape[0] if out_in else shape[-1]
+        rows, cols = (out, n // out) if out_in else (n // out, out)
+        return xp.reshape(plan.b * _orthogonal(be, src, rows, cols, dtype, device), shape)
+    if plan.kind == "identity":
+        return be.from_numpy(plan.b * np.eye(shape[0], shape[1]), dtype, device)
+    if plan.kind == "dirac":
+        return be.from_numpy(_dirac(shape, plan.groups, out_in), dtype, device)
+    if plan.kind == "delta_orthogonal":
+        cin, cout = (shape[1], shape[0]) if out_in else (shape[-2], shape[-1])
+        q = plan.b * _orthogonal(be, src, cin, cout, dtype, device)  # (in, out)
+        spatial = shape[2:] if out_in else shape[:-2]
+        centre = np.zeros(spatial)
+        centre[tuple(s // 2 for s in spatial)] = 1.0
+        mask = be.from_numpy(centre.reshape(spatial + (1, 1)), dtype, device)
+        w = mask * q  # (*k, in, out)
+        if out_in:
+            nk = len(spatial)
+            w = xp.permute_dims(w, (nk + 1, nk, *range(nk)))
+        return w
+    if plan.kind == "sparse":
+        rows_axis = 0 if out_in else 1
+        u = sample(be, Plan("uniform", a=0.0, b=1.0), (2, *shape), src, dtype, dtype,
+                   device=device) if isinstance(src, Portable) else None
+        if u is None:
+            values = _normal_matrix(be, src, shape, dtype, device)
+            ranks_u = be.native_uniform(src.generator, shape, dtype)  # type: ignore[union-attr]
+        else:
+            values, ranks_u = _standard_normal(xp, u[0, ...]), u[1, ...]
+        zeros = math.ceil(plan.a * shape[rows_axis])
+        rank = xp.argsort(xp.argsort(ranks_u, axis=rows_axis), axis=rows_axis)
+        return xp.where(rank < zeros, xp.zeros_like(values), plan.std * values)
+    raise AssertionError(plan.kind)  # pragma: no cover
+
+
+def _dirac(shape: tuple[int, ...], groups: int, out_in: bool) -> Any:
+    w = np.zeros(shape)
+    out, cin = (shape[0], shape[1]) if out_in else (shape[-1], shape[-2])
+    spatial = shape[2:] if out_in else shape[:-2]
+    centre = tuple(s // 2 for s in spatial)
+    per = out // groups
+    for g in range(groups):
+        for d in range(min(per, cin)):
+            idx = (g * per + d, d, *centre) if out_in else (*centre, d, g * per + d)
+            w[idx] = 1.0
+    return w

@@ -1,0 +1,476 @@
+"""The scheme table: typed rows, strict validation, lookup by name or alias."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ._errors import SchemeError, TableError, UnknownSchemeError
+from ._gains import GAIN_TABLE
+
+__all__ = [
+    "FAMILIES",
+    "Scheme",
+    "get",
+    "load_table",
+    "register",
+    "schemes",
+]
+
+ParamValue = float | int | bool | str | None
+
+MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
+DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
+_DISTRIBUTION_ALIASES = {"untruncated_normal": "normal", "gaussian": "normal"}
+
+
+# --------------------------------------------------------------------------- validators
+# A validator takes (param name, value) and returns the normalized value or raises
+# SchemeError naming the parameter, the value and what is allowed.
+
+
+def _bad(param: str, value: object, allowed: str) -> SchemeError:
+    return SchemeError(f"{param}={value!r} is not allowed: {param} must be {allowed}")
+
+
+def _real(*, positive: bool = False, nonneg: bool = False) -> Callable[[str, Any], float]:
+    allowed = "a finite number" + (" > 0" if positive else " >= 0" if nonneg else "")
+
+    def check(param: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                import numpy as np
+
+                if isinstance(value, np.floating | np.integer) and not isinstance(value, np.bool_):
+                    value = float(value)
+                else:
+                    raise _bad(param, value, allowed)
+            except ImportError:  # pragma: no cover - numpy is a dependency
+                raise _bad(param, value, allowed) from None
+        v = float(value)
+        if not math.isfinite(v) or (positive and v <= 0) or (nonneg and v < 0):
+            raise _bad(param, value, allowed)
+        return v
+
+    return check
+
+
+def _fraction(param: str, value: Any) -> float:
+    v = _real(nonneg=True)(param, value)
+    if not v < 1:
+        raise _bad(param, value, "a number in [0, 1)")
+    return v
+
+
+def _pos_int(param: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _bad(param, value, "an integer >= 1")
+    return int(value)
+
+
+def _flag(param: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(param, value, "true or false")
+    return value
+
+
+def _choice(options: Iterable[str], aliases: Mapping[str, str] | None = None) -> Callable[..., str]:
+    opts = tuple(options)
+    amap = dict(aliases or {})
+
+    def check(param: str, value: Any) -> str:
+        if isinstance(value, str):
+            v = value.strip().lower().replace("-", "_")
+            v = amap.get(v, v)
+            if v in opts:
+                return v
+        raise _bad(param, value, "one of " + ", ".join(repr(o) for o in opts))
+
+    return check
+
+
+def _nonlinearity(param: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    return _choice(GAIN_TABLE)(param, value)
+
+
+_TF1_MODES = ("fan_in", "fan_out", "fan_avg")
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one sampler recipe is parametrized: accepted keys, validators, key aliases."""
+
+    name: str
+    params: Mapping[str, Callable[[str, Any], Any]]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+def _family(name: str, aliases: Mapping[str, str] | None = None, **params: Any) -> Family:
+    return Family(name, MappingProxyType(params), MappingProxyType(dict(aliases or {})))
+
+
+_gain = _real(positive=True)
+FAMILIES: Mapping[str, Family] = MappingProxyType(
+    {
+        f.name: f
+        for f in (
+            _family(
+                "variance_scaling",
+                {"scale": "factor", "negative_slope": "a"},
+                factor=_real(positive=True),
+                gain=_gain,
+                nonlinearity=_nonlinearity,
+                a=_real(),
+                mode=_choice(MODES),
+                distribution=_choice(DISTRIBUTIONS, _DISTRIBUTION_ALIASES),
+                truncation=_real(positive=True),
+                corrected=_flag,
+            ),
+            _family(
+                "tf1_variance_scaling",
+                {"scale": "factor"},
+                factor=_real(positive=True),
+                mode=_choice(_TF1_MODES),
+                uniform=_flag,
+            ),
+            _family(
+                "uniform",
+                {"minval": "low", "maxval": "high", "a": "low", "b": "high"},
+                low=_real(),
+                high=_real(),
+            ),
+            _family("normal", {"stddev": "std"}, mean=_real(), std=_real(nonneg=True)),
+            _family(
+                "truncated_normal",
+                {"stddev": "std"},
+                mean=_real(),
+                std=_real(nonneg=True),
+                truncation=_real(positive=True),
+            ),
+            _family(
+                "trunc_normal", {"stddev": "std"}, mean=_real(), std=_real(positive=True),
+                a=_real(), b=_real(),
+            ),
+            _family("constant", {"val": "value", "fill_value": "value"}, value=_real()),
+            _family("orthogonal", {"scale": "gain"}, gain=_real()),
+            _family("identity", {"scale": "gain"}, gain=_real()),
+            _family("dirac", {}, groups=_pos_int),
+            _family("delta_orthogonal", {"scale": "gain"}, gain=_real()),
+            _family("sparse", {"stddev": "std"}, sparsity=_fraction, std=_real(nonneg=True)),
+        )
+    }
+)
+
+
+def _cross_check(family: str, p: Mapping[str, Any]) -> None:
+    """Constraints between parameters of one row."""
+    if family == "uniform" and not p["low"] < p["high"]:
+        raise SchemeError(
+            f"low={p['low']!r}, high={p['high']!r} is not allowed: low must be < high"
+        )
+    if family == "trunc_normal" and not p["a"] < p["b"]:
+        raise SchemeError(f"a={p['a']!r}, b={p['b']!r} is not allowed: a must be < b")
+
+
+def normalize_name(name: str) -> str:
+    """The lookup key of a name: lower case, ``-`` and spaces read as ``_``."""
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+# --------------------------------------------------------------------------- the row type
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One row of the table: a named, validated initialization recipe.
+
+    >>> import varinit
+    >>> s = varinit.get("msra")
+    >>> s.name, s.params["factor"], s.params["distribution"]
+    ('he_normal', 2.0, 'truncated_normal')
+    >>> s.with_overrides(mode="fan_out").params["mode"]
+    'fan_out'
+    """
+
+    name: str
+    family: str
+    params: Mapping[str, ParamValue]
+    aliases: tuple[str, ...] = ()
+    activations: tuple[str, ...] = ()
+    compat: tuple[str, ...] = ()
+    reference: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def with_overrides(self, **overrides: Any) -> Scheme:
+        """A copy with some parameters replaced, validated like the table itself."""
+        if not overrides:
+            return self
+        fam = FAMILIES[self.family]
+        merged = dict(self.params)
+        for key, value in overrides.items():
+            canon = fam.aliases.get(key, key)
+            if canon not in fam.params:
+                raise SchemeError(
+                    f"{key}={value!r} is not a parameter of scheme {self.name!r} "
+                    f"(family {self.family}); it accepts: {', '.join(sorted(fam.params))}"
+                )
+            merged[canon] = fam.params[canon](key, value)
+        _cross_check(self.family, merged)
+        return Scheme(
+            self.name, self.family, merged, self.aliases, self.activations, self.compat,
+            self.reference, self.description,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.family, tuple(sorted(self.params.items()))))
+
+
+_ROW_KEYS = {
+    "name": str,
+    "family": str,
+    "aliases": list,
+    "params": dict,
+    "activations": list,
+    "compat": list,
+    "reference": str,
+    "description": str,
+}
+_REQUIRED = ("name", "family")
+
+
+def _row_to_scheme(row: Mapping[str, Any], where: str) -> Scheme:
+    """Validate one raw row; every error names ``where`` (file and row) and the key."""
+    if not isinstance(row, Mapping):
+        raise TableError(f"{where}: a row must be a table, got {type(row).__name__}")
+    for key in row:
+        if key not in _ROW_KEYS:
+            raise TableError(
+                f"{where}: unknown key {key!r}; allowed keys: {', '.join(_ROW_KEYS)}"
+            )
+    for key in _REQUIRED:
+        if key not in row:
+            raise TableError(f"{where}: missing required key {key!r}")
+    for key, typ in _ROW_KEYS.items():
+        if key in row and not isinstance(row[key], typ):
+            raise TableError(
+                f"{where}: key {key!r} must be a {typ.__name__}, got {row[key]!r}"
+            )
+    for key in ("aliases", "activations", "compat"):
+        for item in row.get(key, []):
+            if not isinstance(item, str) or not item:
+                raise TableError(f"{where}: key {key!r} must list non-empty strings, got {item!r}")
+    name = row["name"]
+    if normalize_name(name) != name or not name.replace("_", "").isalnum():
+        raise TableError(
+            f"{where}: key 'name' must be lower case letters, digits and '_', got {name!r}"
+        )
+    family = row["family"]
+    if family not in FAMILIES:
+        raise TableError(
+            f"{where}: key 'family' must be one of {', '.join(FAMILIES)}, got {family!r}"
+        )
+    fam = FAMILIES[family]
+    params: dict[str, Any] = {}
+    for key, value in row.get("params", {}).items():
+        if key not in fam.params:
+            raise TableError(
+                f"{where}: key 'params.{key}' is not a parameter of family {family!r}; "
+                f"allowed: {', '.join(fam.params)}"
+            )
+        try:
+            params[key] = fam.params[key](key, value)
+        except SchemeError as e:
+            raise TableError(f"{where}: key 'params.{key}': {e}") from None
+    try:
+        _cross_check(family, {**_family_defaults(family), **params})
+    except SchemeError as e:
+        raise TableError(f"{where}: key 'params': {e}") from None
+    return Scheme(
+        name=name,
+        family=family,
+        params={**_family_defaults(family), **params},
+        aliases=tuple(row.get("aliases", ())),
+        activations=tuple(row.get("activations", ())),
+        compat=tuple(row.get("compat", ())),
+        reference=row.get("reference", ""),
+        description=row.get("description", ""),
+    )
+
+
+_DEFAULTS: Mapping[str, Mapping[str, ParamValue]] = {
+    "variance_scaling": {
+        "factor": 1.0, "gain": 1.0, "nonlinearity": None, "a": 0.0, "mode": "fan_in",
+        "distribution": "truncated_normal", "truncation": 2.0, "corrected": True,
+    },
+    "tf1_variance_scaling": {"factor": 2.0, "mode": "fan_in", "uniform": False},
+    "uniform": {"low": -0.05, "high": 0.05},
+    "normal": {"mean": 0.0, "std": 0.05},
+    "truncated_normal": {"mean": 0.0, "std": 0.05, "truncation": 2.0},
+    "trunc_normal": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
+    "constant": {"value": 0.0},
+    "orthogonal": {"gain": 1.0},
+    "identity": {"gain": 1.0},
+    "dirac": {"groups": 1},
+    "delta_orthogonal": {"gain": 1.0},
+    "sparse": {"sparsity": 0.1, "std": 0.01},
+}
+
+
+def _family_defaults(family: str) -> Mapping[str, ParamValue]:
+    return _DEFAULTS[family]
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self.rows: dict[str, Scheme] = {}
+        self.index: dict[str, str] = {}
+
+    def add(self, scheme: Scheme, where: str, *, replace: bool = False) -> None:
+        keys = [normalize_name(scheme.name), *(normalize_name(a) for a in scheme.aliases)]
+        for key in keys:
+            owner = self.index.get(key)
+            if owner is not None and not (replace and owner == scheme.name):
+                raise TableError(
+                    f"{where}: name or alias {key!r} is already taken by scheme {owner!r}"
+                    + ("" if replace else "; pass replace=True to redefine it")
+                )
+        if replace and scheme.name in self.rows:
+            old = self.rows[scheme.name]
+            for key in [normalize_name(old.name), *(normalize_name(a) for a in old.aliases)]:
+                self.index.pop(key, None)
+        self.rows[scheme.name] = scheme
+        for key in keys:
+            self.index[key] = scheme.name
+
+    def lookup(self, name: str) -> Scheme:
+        key = normalize_name(name)
+        if key in self.index:
+            return self.rows[self.index[key]]
+        close = difflib.get_close_matches(key, list(self.index), n=3, cutoff=0.6)
+        suggestions = list(dict.fromkeys(self.index[c] for c in close))
+        raise UnknownSchemeError(name, suggestions)
+
+
+_REGISTRY: _Registry | None = None
+
+
+def _registry() -> _Registry:
+    global _REGISTRY
+    if _REGISTRY is None:
+        reg = _Registry()
+        text = resources.files("varinit.spec").joinpath("schemes.toml").read_text("utf-8")
+        for scheme in _parse(text, "varinit/spec/schemes.toml"):
+            reg.add(scheme, f"varinit/spec/schemes.toml: scheme {scheme.name!r}")
+        _REGISTRY = reg
+    return _REGISTRY
+
+
+def _parse(text: str, filename: str) -> list[Scheme]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise TableError(f"{filename}: not valid TOML: {e}") from None
+    extra = set(data) - {"scheme"}
+    if extra:
+        raise TableError(f"{filename}: unknown top-level key(s) {sorted(extra)}; only [[scheme]]")
+    rows = data.get("scheme", [])
+    if not isinstance(rows, list):
+        raise TableError(f"{filename}: 'scheme' must be an array of tables ([[scheme]])")
+    out = []
+    for i, row in enumerate(rows, 1):
+        label = row.get("name", "?") if isinstance(row, Mapping) else "?"
+        out.append(_row_to_scheme(row, f"{filename}: row {i} ({label!r})"))
+    return out
+
+
+def get(name: str | Scheme, **overrides: Any) -> Scheme:
+    """Look a scheme up by name or alias (case, ``-`` and ``_`` ignored), with overrides.
+
+    >>> import varinit
+    >>> varinit.get("Xavier-Uniform").name
+    'glorot_uniform'
+    >>> varinit.get("he_normal", mode="fan_out").params["mode"]
+    'fan_out'
+    """
+    if isinstance(name, Scheme):
+        return name.with_overrides(**overrides)
+    if not isinstance(name, str):
+        raise TypeError(f"scheme must be a name (str) or a varinit.Scheme, got {name!r}")
+    return _registry().lookup(name).with_overrides(**overrides)
+
+
+def schemes() -> list[str]:
+    """Canonical scheme names in table order.
+
+    >>> import varinit
+    >>> varinit.schemes()[:3]
+    ['variance_scaling', 'glorot_uniform', 'glorot_normal']
+    """
+    return list(_registry().rows)
+
+
+def register(
+    name: str,
+    family: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    aliases: Iterable[str] = (),
+    activations: Iterable[str] = (),
+    compat: Iterable[str] = (),
+    reference: str = "",
+    description: str = "",
+    replace: bool = False,
+) -> Scheme:
+    """Add a user scheme, validated exactly like a row of the shipped table.
+
+    >>> import varinit
+    >>> s = varinit.register("my_he", "variance_scaling",
+    ...                      params={"factor": 2.0, "distribution": "normal"}, replace=True)
+    >>> varinit.get("my-he").params["factor"]
+    2.0
+    """
+    row: dict[str, Any] = {
+        "name": name, "family": family, "params": dict(params or {}),
+        "aliases": list(aliases), "activations": list(activations), "compat": list(compat),
+        "reference": reference, "description": description,
+    }
+    scheme = _row_to_scheme(row, f"register({name!r})")
+    _registry().add(scheme, f"register({name!r})", replace=replace)
+    return scheme
+
+
+def load_table(path: str | Path, *, replace: bool = False) -> list[Scheme]:
+    """Register every ``[[scheme]]`` row of a TOML file; returns the new schemes.
+
+    The whole file is validated before anything is registered, so a bad row leaves
+    the registry unchanged.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except OSError as e:
+        raise TableError(f"{p}: cannot read the table: {e.strerror}") from None
+    parsed = _parse(text, str(p))
+    reg = _registry()
+    staging = _Registry()
+    staging.rows, staging.index = dict(reg.rows), dict(reg.index)
+    for s in parsed:
+        staging.add(s, f"{p}: scheme {s.name!r}", replace=replace)
+    reg.rows, reg.index = staging.rows, staging.index
+    return parsed
