@@ -44,6 +44,9 @@ class NumpyBackend(Backend):
     def is_generator(self, obj: Any) -> bool:
         return isinstance(obj, np.random.Generator)
 
+    def make_generator(self, seed: int) -> Any:
+        return np.random.default_rng(seed)
+
     def default_generator(self) -> Any:
         return np.random.default_rng()
 

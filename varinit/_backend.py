@@ -67,6 +67,10 @@ class Backend:
         """Whether ``obj`` is this framework's own random generator."""
         return False
 
+    def make_generator(self, seed: int) -> Any:
+        """A native generator seeded with ``seed`` (used by ``varinit check``)."""
+        raise NotImplementedError
+
     def default_generator(self) -> Any:
         """What ``seed=None`` means for this framework."""
         raise NotImplementedError

@@ -21,7 +21,7 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
 
     >>> import varinit
     >>> round(varinit.gain("relu"), 6), round(varinit.gain("leaky_relu", 0.2), 6)
-    (1.414214, 1.386750)
+    (1.414214, 1.38675)
     """
     if not isinstance(nonlinearity, str):
         raise TypeError(f"nonlinearity must be a name (str), got {nonlinearity!r}")

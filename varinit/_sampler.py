@@ -198,7 +198,8 @@ def _orthogonal(be: Backend, src: Source, rows: int, cols: int, dtype: Any, devi
     a = _normal_matrix(be, src, tall, dtype, device)
     q, r = xp.linalg.qr(a)
     d = xp.linalg.diagonal(r) if hasattr(xp.linalg, "diagonal") else xp.diagonal(r)
-    q = q * xp.where(d < 0, -1.0, 1.0)
+    ones = xp.ones_like(d)
+    q = q * xp.where(d < 0, -ones, ones)
     return q if rows >= cols else xp.matrix_transpose(q)
 
 

@@ -1,0 +1,235 @@
+"""The ``varinit`` command line: list, show, sample, check (the main job) and more.
+
+>>> from varinit.cli import main
+>>> main(["show", "he_normal", "--shape", "512,256"])  # doctest: +ELLIPSIS
+he_normal ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import _check
+from ._api import plan as _plan
+from ._api import std as _std
+from ._backend import BACKENDS, installed_backends
+from ._errors import SchemeError, UnknownSchemeError
+from ._table import get, schemes
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"varinit: error: {message} (see `varinit {self._sub()} --help`)\n")
+
+    def _sub(self) -> str:
+        parts = self.prog.split()
+        return " ".join(parts[1:]) if len(parts) > 1 else ""
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a shape; write it as 256,128 or 3x3x16x32"
+        ) from None
+    if not dims or any(d < 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape of non-negative sizes")
+    return dims
+
+
+def _value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _overrides(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SchemeError(f"--set {item!r} is not KEY=VALUE (e.g. --set mode=fan_out)")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    rows = [get(n) for n in schemes()]
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        alias = f" [{', '.join(r.aliases)}]" if r.aliases else ""
+        print(f"{r.name:<{width}}  {r.family:<20}  {r.description}{alias}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    over = _overrides(args.set)
+    s = get(args.name, **{k: v for k, v in over.items() if k not in _FAN_KEYS})
+    print(f"{s.name}  ({s.family})  {s.description}")
+    if s.aliases:
+        print(f"  aliases:     {', '.join(s.aliases)}")
+    print("  params:      " + ", ".join(f"{k}={v!r}" for k, v in s.params.items()))
+    print(f"  activations: {', '.join(s.activations) or '-'}")
+    print(f"  compat:      {', '.join(s.compat) or '-'}")
+    print(f"  reference:   {s.reference or '-'}")
+    if args.shape is not None:
+        from ._fans import fans
+
+        _, p = _plan(s, args.shape, layout=args.layout, **{k: v for k, v in over.items()
+                                                           if k in _FAN_KEYS})
+        try:
+            fi, fo = fans(args.shape, args.layout, **{k: v for k, v in over.items()
+                                                      if k in _FAN_KEYS})
+            print(f"  shape:       {args.shape} ({args.layout}): fan_in={fi}, fan_out={fo}")
+        except ValueError:
+            print(f"  shape:       {args.shape} ({args.layout})")
+        print(f"  draws:       {_describe(p)}")
+        print(f"  std:         {p.sample_std(args.shape):.6g}")
+    return 0
+
+
+def _describe(p: Any) -> str:
+    if p.kind == "uniform":
+        return f"U({p.a:.6g}, {p.b:.6g})"
+    if p.kind == "normal":
+        return f"N({p.mean:.6g}, {p.std:.6g}^2)"
+    if p.kind == "truncnorm":
+        lo, hi = p.mean + p.lo * p.std, p.mean + p.hi * p.std
+        return f"N({p.mean:.6g}, {p.std:.6g}^2) truncated to [{lo:.6g}, {hi:.6g}]"
+    if p.kind == "constant":
+        return f"constant {p.mean:.6g}"
+    return p.kind
+
+
+_FAN_KEYS = ("in_axis", "out_axis", "batch_axis", "groups", "fan_in", "fan_out")
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from . import _api
+    from .testing import to_numpy
+
+    over = _overrides(args.set)
+    seed = args.seed
+    t = time.perf_counter()
+    x = _api.init(args.name, args.shape, backend=args.backend, seed=seed, dtype=args.dtype,
+                  layout=args.layout, **over)
+    dt = time.perf_counter() - t
+    a = to_numpy(x)
+    expected = _std(args.name, args.shape, layout=args.layout, **over)
+    print(f"{get(args.name).name} {args.shape} on {args.backend} ({x.dtype}), "
+          f"seed={seed}, {dt * 1e3:.1f} ms")
+    if a.size:
+        print(f"  mean {a.mean():+.6g}   std {a.std():.6g} (expected {expected:.6g}, "
+              f"ratio {a.std() / expected if expected else math.nan:.4f})")
+        print(f"  min  {a.min():+.6g}   max {a.max():+.6g}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    names = [get(n).name for n in args.schemes.split(",")] if args.schemes else schemes()
+    if args.backends:
+        wanted = [b.strip() for b in args.backends.split(",")]
+        for b in wanted:
+            if b not in BACKENDS:
+                raise SchemeError(f"--backends {b!r} is not a backend; known: {', '.join(BACKENDS)}")
+        backends = wanted
+    else:
+        backends = installed_backends()
+    result = _check.run(names, backends, progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.render())
+    return 0 if result.ok else 1
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from ._docs import render_schemes
+
+    text = render_schemes()
+    if args.write:
+        with open(args.write, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.write}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="varinit", description="One table of weight initializations for every "
+                "framework. `varinit check` is the main job.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sp = sub.add_parser("list", help="print the scheme table")
+    sp.set_defaults(func=_cmd_list)
+
+    sp = sub.add_parser("show", help="formula, std for a shape, anchors and reference")
+    sp.add_argument("name")
+    sp.add_argument("--shape", type=_shape)
+    sp.add_argument("--layout", default="in_out", choices=("in_out", "out_in"))
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a parameter, e.g. --set mode=fan_out")
+    sp.set_defaults(func=_cmd_show)
+
+    sp = sub.add_parser("sample", help="draw once and print mean, std (vs expected), min, max")
+    sp.add_argument("name")
+    sp.add_argument("--shape", type=_shape, required=True)
+    sp.add_argument("--backend", default="numpy", choices=tuple(BACKENDS))
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--dtype", default=None)
+    sp.add_argument("--layout", default="in_out", choices=("in_out", "out_in"))
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    sp.set_defaults(func=_cmd_sample)
+
+    sp = sub.add_parser("check", help="the main job: every scheme on every installed backend "
+                        "against its exact distribution")
+    sp.add_argument("--backends", help="comma-separated, e.g. numpy,torch (default: installed)")
+    sp.add_argument("--schemes", help="comma-separated scheme names (default: all)")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=_cmd_check)
+
+    sp = sub.add_parser("docs", help="render the scheme reference (docs/schemes.md)")
+    sp.add_argument("--write", metavar="PATH", help="write to PATH instead of printing")
+    sp.set_defaults(func=_cmd_docs)
+
+    try:
+        from ._cli_activation import add_subcommands
+    except ImportError:  # pragma: no cover - shipped together
+        pass
+    else:
+        add_subcommands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (UnknownSchemeError, SchemeError, ValueError, TypeError, ImportError) as e:
+        print(f"varinit: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
