@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install varinit editable with every backend and the test
+# tools, at the exact versions in constraints.txt. Safe to run again: it only adds what
+# is missing. Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23.2" "setuptools>=69" wheel
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all,test]"
+.venv/bin/python -c "import varinit, sys; print('varinit', varinit.__version__, 'ready in .venv (Python', sys.version.split()[0] + ')')"
