@@ -90,3 +90,16 @@ def test_counter_carries_past_two_to_the_32_blocks() -> None:
 def test_seed_validation(bad: object) -> None:
     with pytest.raises((TypeError, ValueError), match="seed"):
         split_key(bad)  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**64 - 1), stream=st.integers(0, 2**64 - 1),
+       start=st.integers(0, 2**45), length=st.integers(1, 70))
+def test_numpy_fast_kernel_equals_the_array_api_kernel(seed: int, stream: int, start: int,
+                                                       length: int) -> None:
+    from varinit.adapters.numpy import BACKEND
+
+    fast = np.asarray(BACKEND.philox_words(seed, stream, [start], length, None))
+    assert fast.dtype == np.uint32
+    np.testing.assert_array_equal(fast, np.asarray(words(xnp, seed, stream, [start], length,
+                                                         wide=False)))

@@ -32,9 +32,10 @@ def test_table_has_every_required_row_and_alias() -> None:
             assert varinit.get(alias).name == name
 
 
-def test_every_row_names_a_reference() -> None:
-    for name in varinit.schemes():
-        assert varinit.get(name).reference, name
+def test_every_shipped_row_names_a_reference_and_description() -> None:
+    text = resources.files("varinit.spec").joinpath("schemes.toml").read_text("utf-8")
+    for row in tomllib.loads(text)["scheme"]:
+        assert row.get("reference") and row.get("description"), row["name"]
 
 
 def test_table_is_pure_data() -> None:

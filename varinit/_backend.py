@@ -31,8 +31,10 @@ class Backend:
     mutable: ClassVar[bool] = True
     #: uint64 arithmetic is available and fast (Philox uses 64-bit products)
     wide: ClassVar[bool] = True
-    #: elements per chunk on the portable path (keeps temporaries in cache)
+    #: elements per chunk when filling a large tensor (random words / uniforms)
     chunk: ClassVar[int] = 1 << 16
+    #: elements per slice of a chunk for the distribution transform (keeps temporaries in cache)
+    transform_chunk: ClassVar[int] = 1 << 14
 
     @property
     def xp(self) -> Any:

@@ -59,11 +59,22 @@ def _ratio(x: Any, pair: tuple[tuple[float, ...], tuple[float, ...]]) -> Any:
     return _horner(x, pair[0]) / _horner(x, pair[1])
 
 
-def ndtri(xp: Any, p: Any, *, pmin: float = 0.0, pmax: float = 1.0) -> Any:
+def _tail(xp: Any, p: Any, q: Any, coefs: Any, far: bool) -> Any:
+    r = xp.sqrt(-xp.log(xp.minimum(p, 1.0 - p)))
+    tail = _ratio(r - _CONST2, coefs[1])
+    if far:
+        tail = xp.where(r <= _SPLIT2, tail, _ratio(r - _SPLIT2, coefs[2]))
+    return xp.where(q < 0, -tail, tail)
+
+
+def ndtri(
+    xp: Any, p: Any, *, pmin: float = 0.0, pmax: float = 1.0, eager: bool = False
+) -> Any:
     """Quantile of N(0, 1) at probabilities ``p`` (a real floating array in (0, 1)).
 
     ``pmin``/``pmax`` bound ``p`` when the caller knows them, so branches that no
-    element can reach are not evaluated.
+    element can reach are not evaluated. ``eager=True`` (mutable arrays, data-dependent
+    shapes allowed) evaluates the tail formula only where it applies.
 
     >>> import numpy as np
     >>> from varinit._ndtri import ndtri
@@ -76,12 +87,13 @@ def ndtri(xp: Any, p: Any, *, pmin: float = 0.0, pmax: float = 1.0) -> Any:
     tail_lo = min(pmin, 1.0 - pmax)
     if tail_lo >= 0.5 - _SPLIT1:  # every p is in the central region
         return central
-    r = xp.sqrt(-xp.log(xp.minimum(p, 1.0 - p)))
-    tail = _ratio(r - _CONST2, coefs[1])
-    if tail_lo <= 0.0 or math.sqrt(-math.log(tail_lo)) > _SPLIT2:
-        tail = xp.where(r <= _SPLIT2, tail, _ratio(r - _SPLIT2, coefs[2]))
-    tail = xp.where(q < 0, -tail, tail)
-    return xp.where(xp.abs(q) <= _SPLIT1, central, tail)
+    far = tail_lo <= 0.0 or math.sqrt(-math.log(tail_lo)) > _SPLIT2
+    in_tail = xp.abs(q) > _SPLIT1
+    if eager:  # arrays are mutable and shapes may depend on data: evaluate tails only there
+        if xp.any(in_tail):
+            central[in_tail] = _tail(xp, p[in_tail], q[in_tail], coefs, far)
+        return central
+    return xp.where(in_tail, _tail(xp, p, q, coefs, far), central)
 
 
 def ndtr(x: float) -> float:

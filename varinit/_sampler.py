@@ -108,13 +108,16 @@ def _portable_uniform(
 # --------------------------------------------------------------------------- transforms
 
 
-def transform(xp: Any, plan: Plan, u: Any) -> Any:
-    """Map open-interval uniforms ``u`` to the plan's distribution (elementwise plans)."""
+def transform(xp: Any, plan: Plan, u: Any, *, eager: bool = False) -> Any:
+    """Map open-interval uniforms ``u`` to the plan's distribution (elementwise plans).
+
+    ``eager=True`` lets ``ndtri`` use boolean-mask updates (mutable, eager arrays only).
+    """
     k = plan.kind
     if k == "uniform":
         return plan.a + (plan.b - plan.a) * u
     if k == "normal":
-        return plan.mean + plan.std * _standard_normal(xp, u)
+        return plan.mean + plan.std * _standard_normal(xp, u, eager)
     if k == "truncnorm":
         lo, hi = plan.lo, plan.hi
         flip = lo > -hi  # sample on the side whose tail probabilities are small
@@ -122,7 +125,7 @@ def transform(xp: Any, plan: Plan, u: Any) -> Any:
             lo, hi = -hi, -lo
         pa, pb = ndtr(lo), ndtr(hi)
         p = pa + (pb - pa) * u
-        z = ndtri(xp, p, pmin=pa, pmax=pb)
+        z = ndtri(xp, p, pmin=pa, pmax=pb, eager=eager)
         z = xp.clip(z, lo, hi)
         if flip:
             z = -z
@@ -130,9 +133,9 @@ def transform(xp: Any, plan: Plan, u: Any) -> Any:
     raise AssertionError(k)  # pragma: no cover
 
 
-def _standard_normal(xp: Any, u: Any) -> Any:
+def _standard_normal(xp: Any, u: Any, eager: bool = False) -> Any:
     tiny = 2.0**-54 if u.dtype == xp.float64 else 2.0**-25
-    return ndtri(xp, u, pmin=tiny, pmax=1.0 - tiny)
+    return ndtri(xp, u, pmin=tiny, pmax=1.0 - tiny, eager=eager)
 
 
 # --------------------------------------------------------------------------- drivers
@@ -161,26 +164,34 @@ def sample(
     if plan.kind == "constant" or n == 0:
         kw = {} if device is None else {"device": device}
         return be.finalize(xp.full(block, plan.mean, dtype=dtype, **kw), out_dtype, device)
-    if isinstance(src, Native):
-        return be.finalize(xp.reshape(_native(be, plan, src, block, dtype), block),
-                           out_dtype, device)
+    if isinstance(src, Native) and plan.kind == "normal":
+        z = be.native_normal(src.generator, block, dtype)
+        if z is not None:
+            if be.mutable:
+                z *= plan.std
+                z += plan.mean
+                return be.finalize(z, out_dtype, device)
+            return be.finalize(plan.mean + plan.std * z, out_dtype, device)
     if index is None and be.mutable and n > be.chunk:
+        # chunk by chunk: temporaries stay in cache and peak memory stays near the output
         out = be.empty(n, out_dtype, device)
         for a in range(0, n, be.chunk):
             b = min(n, a + be.chunk)
-            u = _portable_uniform(be, src, [a], b - a, dtype, device)
-            out[a:b] = xp.astype(transform(xp, plan, xp.reshape(u, (b - a,))), out_dtype)
+            if isinstance(src, Native):
+                u = be.native_uniform(src.generator, (b - a,), dtype)
+            else:
+                u = xp.reshape(_portable_uniform(be, src, [a], b - a, dtype, device), (b - a,))
+            step = be.transform_chunk
+            for c in range(0, b - a, step):
+                d = min(b - a, c + step)
+                out[a + c : a + d] = xp.astype(transform(xp, plan, u[c:d], eager=True), out_dtype)
         return xp.reshape(out, block)
+    if isinstance(src, Native):
+        u = be.native_uniform(src.generator, block, dtype)
+        return be.finalize(transform(xp, plan, u, eager=be.mutable), out_dtype, device)
     u = _portable_uniform(be, src, starts, length, dtype, device)
-    return be.finalize(xp.reshape(transform(xp, plan, u), block), out_dtype, device)
-
-
-def _native(be: Backend, plan: Plan, src: Native, shape: tuple[int, ...], dtype: Any) -> Any:
-    if plan.kind == "normal":
-        z = be.native_normal(src.generator, shape, dtype)
-        if z is not None:
-            return plan.mean + plan.std * z
-    return transform(be.xp, plan, be.native_uniform(src.generator, shape, dtype))
+    x = transform(xp, plan, u, eager=be.mutable)
+    return be.finalize(xp.reshape(x, block), out_dtype, device)
 
 
 def _normal_matrix(
