@@ -89,7 +89,8 @@ def test_std_formulas() -> None:
     assert varinit.std("glorot_uniform", (300, 100)) == pytest.approx(math.sqrt(2 / 400))
     assert varinit.std("xavier_normal", (300, 100), gain=2.0) == pytest.approx(2 * math.sqrt(2 / 400))
     assert varinit.std("kumar_sigmoid", (400, 10)) == pytest.approx(math.sqrt(12.8 / 400))
-    assert varinit.std("torch_default", (100, 64), layout="out_in") == pytest.approx(1 / math.sqrt(64) / math.sqrt(3))
+    assert varinit.std("torch_default", (100, 64), layout="out_in") == pytest.approx(
+        1 / math.sqrt(64) / math.sqrt(3))
     assert varinit.std("variance_scaling", (20, 80), mode="fan_geo_avg") == pytest.approx(math.sqrt(1 / 40))
     assert varinit.std("kaiming_normal", (64, 100), layout="out_in", nonlinearity="leaky_relu",
                        a=0.2, mode="fan_out") == pytest.approx(math.sqrt(2 / 1.04) / math.sqrt(64))

@@ -16,14 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
+from strict_backend import StrictBackend
 
 import varinit
 from varinit._check import shape_for
 from varinit._ndtri import ndtri
 from varinit._philox import philox4x32_reference
 from varinit.testing import assert_distribution, assert_same_stream
-
-from strict_backend import StrictBackend
 
 ALL = varinit.schemes()
 

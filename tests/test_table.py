@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 
 import pytest
+import tomllib
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -118,7 +118,7 @@ def test_load_table_and_its_errors(tmp_path: Path) -> None:
     good = tmp_path / "mine.toml"
     good.write_text('[[scheme]]\nname = "test_fanout_he"\nfamily = "variance_scaling"\n'
                     'params = { factor = 2.0, mode = "fan_out", distribution = "normal" }\n')
-    (s,) = varinit.load_table(good, replace=True)
+    varinit.load_table(good, replace=True)
     assert varinit.std("test_fanout_he", (100, 50)) == pytest.approx((2 / 50) ** 0.5)
     cases = {
         'name = "x_y"\nfamily = "normal"\nparams = { sd = 1.0 }\n':

@@ -135,7 +135,7 @@ def get_backend(name: str | Backend) -> Backend:
             f"backend={name!r} needs {BACKENDS.get(key, key)}, which is not installed "
             f"({e}); install it, e.g. pip install 'varinit[{key}]'"
         ) from e
-    backend = module.BACKEND
+    backend: Backend = module.BACKEND
     _CACHE[key] = backend
     return backend
 

@@ -16,10 +16,9 @@ Axes = int | Sequence[int]
 
 def normalize_shape(shape: int | Sequence[int], param: str = "shape") -> tuple[int, ...]:
     """``shape`` as a tuple of non-negative Python ints, or a clear ``ValueError``."""
-    if isinstance(shape, int) and not isinstance(shape, bool):
-        shape = (shape,)
+    seq: Sequence[int] = (shape,) if isinstance(shape, int) else shape
     try:
-        dims = tuple(operator.index(d) for d in shape)
+        dims = tuple(operator.index(d) for d in seq)
     except TypeError:
         raise TypeError(f"{param}={shape!r} is not a shape: pass a tuple of integers") from None
     if any(d < 0 for d in dims):
@@ -83,6 +82,8 @@ def fans(
             "pass them explicitly, e.g. fan_in=<inputs of the layer>, fan_out=<outputs> "
             "(for a bias, the fans of its layer's weight)"
         )
+    in_ax: tuple[int, ...]
+    out_ax: tuple[int, ...]
     if in_axis is None and out_axis is None:
         in_ax, out_ax = ((nd - 2,), (nd - 1,)) if layout == "in_out" else ((1,), (0,))
     else:

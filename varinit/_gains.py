@@ -26,9 +26,8 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
     if not isinstance(nonlinearity, str):
         raise TypeError(f"nonlinearity must be a name (str), got {nonlinearity!r}")
     name = nonlinearity.strip().lower().replace("-", "_")
-    if name in ("linear", "identity", "sigmoid") or name.startswith("conv"):
-        if name in GAIN_TABLE:
-            return 1.0
+    if name in GAIN_TABLE and (name in ("linear", "identity", "sigmoid") or name.startswith("conv")):
+        return 1.0
     if name == "tanh":
         return 5.0 / 3.0
     if name == "relu":

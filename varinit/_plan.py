@@ -19,19 +19,22 @@ FAN_KEYS = ("in_axis", "out_axis", "batch_axis", "groups", "fan_in", "fan_out")
 
 def truncated_std(lo: float, hi: float) -> float:
     """Std of N(0, 1) restricted to [lo, hi] (lo < hi, sigma units), from the exact moments."""
-    phi = lambda x: math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi) if math.isfinite(x) else 0.0  # noqa: E731
     z = _mass(lo, hi)
-    m1 = (phi(lo) - phi(hi)) / z
-    lo_t = lo * phi(lo) if math.isfinite(lo) else 0.0
-    hi_t = hi * phi(hi) if math.isfinite(hi) else 0.0
+    m1 = (_phi(lo) - _phi(hi)) / z
+    lo_t = lo * _phi(lo) if math.isfinite(lo) else 0.0
+    hi_t = hi * _phi(hi) if math.isfinite(hi) else 0.0
     var = 1.0 + (lo_t - hi_t) / z - m1 * m1
     return math.sqrt(max(var, 0.0))
 
 
 def truncated_mean(lo: float, hi: float) -> float:
     """Mean of N(0, 1) restricted to [lo, hi]."""
-    phi = lambda x: math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)  # noqa: E731
-    return (phi(lo) - phi(hi)) / _mass(lo, hi)
+    return (_phi(lo) - _phi(hi)) / _mass(lo, hi)
+
+
+def _phi(x: float) -> float:
+    """The standard normal density (0 at infinity)."""
+    return math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi) if math.isfinite(x) else 0.0
 
 
 def _mass(lo: float, hi: float) -> float:

@@ -49,10 +49,10 @@ def uniform_from_words(xp: Any, w: Any, dtype: Any) -> Any:
     """
     if dtype == xp.float64:
         hi = xp.astype(w[..., 0::2], xp.float64)
-        lo = xp.astype(w[..., 1::2] >> 11, xp.float64)
+        lo = xp.astype(xp.bitwise_right_shift(w[..., 1::2], 11), xp.float64)
         u = (hi * 2.0**21 + lo) * 2.0**-53 + 2.0**-54
         return xp.minimum(u, _F64_TOP)
-    u = xp.astype(w >> 8, xp.float32) * 2.0**-24 + 2.0**-25
+    u = xp.astype(xp.bitwise_right_shift(w, 8), xp.float32) * 2.0**-24 + 2.0**-25
     return xp.minimum(u, _F32_TOP)
 
 
@@ -236,7 +236,7 @@ def _structured(
         spatial = shape[2:] if out_in else shape[:-2]
         centre = np.zeros(spatial)
         centre[tuple(s // 2 for s in spatial)] = 1.0
-        mask = be.from_numpy(centre.reshape(spatial + (1, 1)), dtype, device)
+        mask = be.from_numpy(centre.reshape((*spatial, 1, 1)), dtype, device)
         w = mask * q  # (*k, in, out)
         if out_in:
             nk = len(spatial)

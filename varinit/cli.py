@@ -116,7 +116,7 @@ def _describe(p: Any) -> str:
         return f"N({p.mean:.6g}, {p.std:.6g}^2) truncated to [{lo:.6g}, {hi:.6g}]"
     if p.kind == "constant":
         return f"constant {p.mean:.6g}"
-    return p.kind
+    return str(p.kind)
 
 
 _FAN_KEYS = ("in_axis", "out_axis", "batch_axis", "groups", "fan_in", "fan_out")
@@ -212,7 +212,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_docs)
 
     try:
-        from ._cli_activation import add_subcommands
+        from ._cli_activation import add_subcommands  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - shipped together
         pass
     else:

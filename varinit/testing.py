@@ -166,7 +166,8 @@ def _assert_structure(x: np.ndarray, p: Plan, dims: tuple[int, ...], layout: str
         if p.kind == "delta_orthogonal":
             spatial = dims[2:] if layout == "out_in" else dims[:-2]
             c = tuple(s // 2 for s in spatial)
-            m = x[(slice(None), slice(None), *c)].T if layout == "out_in" else x[c]
+            centre: tuple[Any, ...] = (slice(None), slice(None), *c) if layout == "out_in" else c
+            m = x[centre].T if layout == "out_in" else x[centre]
             rest = np.abs(x).sum() - np.abs(m).sum()
             if rest > tol:
                 raise AssertionError("delta_orthogonal has non-zeros off the spatial centre")
@@ -178,7 +179,7 @@ def _assert_structure(x: np.ndarray, p: Plan, dims: tuple[int, ...], layout: str
             raise AssertionError(f"{p.kind}: the matrix is not gain * orthonormal")
         return
     if p.kind == "identity":
-        if not np.array_equal(x, p.b * np.eye(*dims)):
+        if not np.array_equal(x, p.b * np.eye(dims[0], dims[1])):
             raise AssertionError("identity: not gain times the identity matrix")
         return
     if p.kind == "dirac":
@@ -221,7 +222,8 @@ def assert_same_stream(a: Any, b: Any, *, max_ulp: int = 2, min_identical: float
     ya, yb = xa.astype(dt), xb.astype(dt)
     same = float(np.mean(ya == yb)) if ya.size else 1.0
     ulp = np.spacing(np.maximum(np.abs(ya), np.abs(yb)).astype(dt))
-    worst = float(np.max(np.abs(ya.astype(np.float64) - yb.astype(np.float64)) / ulp)) if ya.size else 0.0
+    diff = np.abs(ya.astype(np.float64) - yb.astype(np.float64))
+    worst = float(np.max(diff / ulp)) if ya.size else 0.0
     if worst > max_ulp or same < min_identical:
         raise AssertionError(
             f"portable streams differ: {same:.2%} bit-identical (need {min_identical:.0%}), "
