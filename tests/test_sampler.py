@@ -185,3 +185,53 @@ def test_sampler_runs_on_array_api_strict(scheme: str, mutable: bool) -> None:
         np.testing.assert_allclose(got, ref, atol=1e-5)  # LAPACK may differ in the last bits
     else:
         assert_same_stream(got, ref)
+
+
+# --------------------------------------------------------------------------- structured
+
+
+@pytest.mark.parametrize("shape", [(64, 48), (48, 64), (16, 4, 3, 3), (3, 3, 4, 16)])
+@pytest.mark.parametrize("layout", ["in_out", "out_in"])
+def test_orthogonal_both_orientations_and_layouts(shape: tuple[int, ...], layout: str) -> None:
+    x = varinit.init("orthogonal", shape, seed=2, layout=layout, gain=1.5)
+    assert_distribution(x, "orthogonal", shape, layout=layout, gain=1.5)
+
+
+def test_orthogonal_matches_numpy_qr_of_the_same_normals() -> None:
+    g = varinit.init("normal", (64, 48), seed=6, std=1.0)
+    q, r = np.linalg.qr(g.astype(np.float64))
+    q *= np.sign(np.diag(r))
+    np.testing.assert_allclose(varinit.init("orthogonal", (64, 48), seed=6), q, atol=2e-5)
+
+
+@pytest.mark.parametrize("layout,shape", [("out_in", (8, 2, 3, 3)), ("in_out", (3, 3, 2, 8))])
+def test_dirac_with_groups(layout: str, shape: tuple[int, ...]) -> None:
+    x = varinit.init("dirac", shape, layout=layout, groups=4)
+    assert x.sum() == 8  # 4 groups x min(8 / 4, 2) ones
+    assert_distribution(x, "dirac", shape, layout=layout, groups=4)
+
+
+@pytest.mark.parametrize("layout", ["in_out", "out_in"])
+def test_sparse_zero_count_per_column(layout: str) -> None:
+    x = varinit.init("sparse", (300, 200), seed=1, layout=layout, sparsity=0.3)
+    assert_distribution(x, "sparse", (300, 200), layout=layout, sparsity=0.3)
+
+
+def test_structured_shape_errors() -> None:
+    with pytest.raises(ValueError, match="identity needs a 2-D shape"):
+        varinit.init("identity", (3, 3, 3))
+    with pytest.raises(ValueError, match="3-D to 5-D"):
+        varinit.init("dirac", (3, 3))
+    with pytest.raises(ValueError, match="in_channels <= out_channels"):
+        varinit.init("delta_orthogonal", (3, 3, 16, 8), seed=0)
+
+
+def test_seed_none_draws_fresh_entropy() -> None:
+    a, b = varinit.init("he_normal", (32, 32)), varinit.init("he_normal", (32, 32))
+    assert not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**64, 1.5, "7", True])
+def test_bad_seed_says_what_is_allowed(bad: object) -> None:
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        varinit.init("he_normal", (4, 4), seed=bad)

@@ -13,14 +13,21 @@ from ._fans import LAYOUTS, normalize_shape
 from ._philox import split_key
 from ._plan import FAN_KEYS, Plan, resolve
 from ._sampler import Index, Native, Portable, Source, sample
-from ._table import Scheme, get
+from ._table import FAMILIES, Scheme, get
 
 __all__ = ["init", "plan", "source", "std", "stream_id"]
 
 
-def _split(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    fan_kw = {k: overrides.pop(k) for k in FAN_KEYS if k in overrides}
-    return fan_kw, overrides
+def _split(scheme: str | Scheme, overrides: dict[str, Any]) -> tuple[Scheme, dict[str, Any]]:
+    """The validated scheme and the keyword arguments meant for :func:`varinit.fans`.
+
+    ``groups`` serves both: it fixes the fans, and it is also ``dirac``'s own parameter.
+    """
+    base = get(scheme)
+    own = FAMILIES[base.family].params
+    fan_kw = {k: overrides[k] for k in FAN_KEYS if k in overrides}
+    params = {k: v for k, v in overrides.items() if k not in fan_kw or k in own}
+    return base.with_overrides(**params), fan_kw
 
 
 def _layout(layout: str | None, default: str) -> str:
@@ -35,8 +42,7 @@ def plan(
     scheme: str | Scheme, shape: int | Sequence[int], *, layout: str = "in_out", **overrides: Any
 ) -> tuple[Scheme, Plan]:
     """Resolve a scheme with overrides at ``shape``: the validated row and its numbers."""
-    fan_kw, params = _split(dict(overrides))
-    sch = get(scheme, **params)
+    sch, fan_kw = _split(scheme, overrides)
     return sch, resolve(sch, normalize_shape(shape), _layout(layout, "in_out"), fan_kw)
 
 
@@ -123,8 +129,7 @@ def init(
     """
     be = get_backend(backend)
     dims = normalize_shape(shape)
-    fan_kw, params = _split(dict(overrides))
-    sch = get(scheme, **params)
+    sch, fan_kw = _split(scheme, overrides)
     work, out = be.resolve_dtype(dtype)
     p = resolve(sch, dims, _layout(layout, "in_out"), fan_kw) if math.prod(dims) else Plan("constant")
     src = source(be, seed, stream)
