@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ANCHORS", "Anchor", "AnchorResult", "compare", "anchors_for"]
+__all__ = ["ANCHORS", "Anchor", "AnchorResult", "anchors_for", "compare"]
 
 DENSE = (1000, 500)          # (in, out): 500,000 values
 CONV = (3, 3, 128, 256)      # (kh, kw, in, out): 294,912 values
@@ -55,7 +55,7 @@ class AnchorResult:
         mark = "✓" if self.ok else "✗"
         if math.isnan(self.std_ratio):
             return f"{mark} {self.scheme:<20} {self.anchor:<44} {self.shape}: {self.detail}"
-        return (f"{mark} {self.scheme:<20} {self.anchor:<44} {str(self.shape):<18} "
+        return (f"{mark} {self.scheme:<20} {self.anchor:<44} {self.shape!s:<18} "
                 f"KS p={self.ks_pvalue:.3f} std ratio={self.std_ratio:.4f}"
                 + (f"  {self.detail}" if self.detail else ""))
 
@@ -101,7 +101,7 @@ def _torch_layer(shape: tuple[int, ...], seed: int) -> np.ndarray:
 
     *k, cin, cout = shape
     with _torch_seed(seed):
-        layer = torch.nn.Linear(cin, cout) if not k else torch.nn.Conv2d(cin, cout, tuple(k))
+        layer = torch.nn.Linear(cin, cout) if not k else torch.nn.Conv2d(cin, cout, (k[0], k[1]))
     return _from_out_in(layer.weight.detach().numpy().astype(np.float64))
 
 
