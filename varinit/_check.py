@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ._api import init, plan
 from ._backend import get_backend
 from ._table import get
@@ -60,10 +62,13 @@ class CheckResult:
     cells: dict[tuple[str, str], Cell]
     notes: list[str]
     seconds: float
+    identity: list[Identity] = field(default_factory=list)
+    anchors: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.cells.values())
+        return (all(c.ok for c in self.cells.values()) and all(i.ok for i in self.identity)
+                and all(a.ok for a in self.anchors))
 
     def render(self) -> str:
         w0 = max(len(s) for s in self.schemes) + 2
@@ -82,9 +87,25 @@ class CheckResult:
         bad = [c for c in self.cells.values() if not c.ok]
         for c in bad:
             lines.append(f"✗ {c.scheme} on {c.backend}: {c.detail}")
+        if self.identity:
+            lines.append("")
+            lines.append("portable stream (int seed): the same numbers on every backend")
+            lines.extend("  " + i.line() for i in self.identity)
+        if self.anchors:
+            lines.append("")
+            lines.append("anchor conformance: varinit vs each framework's own function "
+                         "(two-sample KS p >= 1e-3, std ratio within 1 %; exact for constants)")
+            lines.extend("  " + a.line() for a in self.anchors)
         n = len(self.cells)
-        lines.append(f"summary: {n - len(bad)}/{n} cells pass, {len(self.schemes)} schemes x "
-                     f"{len(self.backends)} backends, {self.seconds:.1f} s")
+        n_anchor_ok = sum(a.ok for a in self.anchors)
+        n_id_ok = sum(i.ok for i in self.identity)
+        lines.append("")
+        lines.append(
+            f"summary: {'PASS' if self.ok else 'FAIL'}: {n - len(bad)}/{n} cells, "
+            f"{n_id_ok}/{len(self.identity)} portable-identity, "
+            f"{n_anchor_ok}/{len(self.anchors)} anchor comparisons pass "
+            f"({len(self.schemes)} schemes x {len(self.backends)} backends, {self.seconds:.1f} s)"
+        )
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +122,16 @@ class CheckResult:
                 for c in self.cells.values()
             ],
             "notes": self.notes,
+            "portable_identity": [
+                {"backend": i.backend, "identical": i.identical, "worst_ulp": i.worst_ulp,
+                 "n": i.n, "ok": i.ok, "error": i.error} for i in self.identity
+            ],
+            "anchors": [
+                {"anchor": a.anchor, "scheme": a.scheme, "shape": list(a.shape), "ok": a.ok,
+                 "ks_pvalue": a.ks_pvalue,
+                 "std_ratio": None if math.isnan(a.std_ratio) else a.std_ratio,
+                 "detail": a.detail} for a in self.anchors
+            ],
         }
 
 
@@ -130,7 +161,9 @@ def check_cell(scheme: str, backend: str) -> Cell:
     return Cell(scheme, backend, True, std, expected, streams=[s for s, _ in sources])
 
 
-def run(schemes: list[str], backends: list[str], *, progress: bool = False) -> CheckResult:
+def run(
+    schemes: list[str], backends: list[str], *, progress: bool = False, anchors: bool = True
+) -> CheckResult:
     """Check every (scheme, backend) pair; never raises for a failing cell."""
     t0 = time.perf_counter()
     cells: dict[tuple[str, str], Cell] = {}
@@ -148,4 +181,81 @@ def run(schemes: list[str], backends: list[str], *, progress: bool = False) -> C
             cells[s, b] = check_cell(s, b)
         if progress:
             print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
-    return CheckResult(schemes, backends, cells, notes, time.perf_counter() - t0)
+    result = CheckResult(schemes, backends, cells, notes, time.perf_counter() - t0)
+    if anchors:
+        result.identity = _portable_identity(schemes, backends)
+        result.anchors = _anchor_results(schemes, backends, progress)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+#: schemes whose portable values are compared bit for bit across backends
+_IDENTITY_SCHEMES = ("he_normal", "glorot_uniform", "xavier_normal", "trunc_normal", "lecun_normal")
+
+
+def _portable_identity(schemes: list[str], backends: list[str]) -> list[Identity]:
+    """Every backend's portable float32 draws against NumPy's: identical fraction, worst ulp."""
+    from .testing import _raw
+
+    picked = [s for s in schemes if get(s).family in ("variance_scaling", "uniform", "normal",
+                                                      "truncated_normal", "trunc_normal")]
+    picked = [s for s in _IDENTITY_SCHEMES if s in picked] or picked[:5]
+    out = []
+    for b in backends:
+        if b == "numpy":
+            continue
+        same = total = 0
+        worst = 0.0
+        error = ""
+        for s in picked:
+            shape = shape_for(s)
+            ref = init(s, shape, seed=SEED)
+            try:
+                got = _raw(init(s, shape, backend=b, seed=SEED)).astype(np.float32)
+            except Exception as e:
+                error = f"{type(e).__name__}: {e}"
+                break
+            same += int(np.sum(got == ref))
+            total += ref.size
+            ulp = np.spacing(np.abs(ref)).astype(np.float64)
+            worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - ref) / ulp)))
+        out.append(Identity(b, same / total if total else 0.0, worst, total, error))
+    return out
+
+
+def _anchor_results(schemes: list[str], backends: list[str], progress: bool) -> list[Any]:
+    from ._anchors import ANCHORS, compare
+
+    framework_of = {"torch": "torch", "jax": "jax", "keras": "tensorflow"}
+    out = []
+    todo = [a for a in ANCHORS if a.scheme in schemes and a.available
+            and framework_of.get(a.framework) in backends]
+    for i, a in enumerate(todo, 1):
+        if progress:
+            print(f"\ranchors: {i}/{len(todo)} {a.name[:40]:<40}", end="", file=sys.stderr, flush=True)
+        for shape in a.shapes:
+            out.append(compare(a, shape, seed=SEED))
+    if progress:
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
+    return out
+
+
+@dataclass
+class Identity:
+    """Portable float32 draws of one backend against NumPy's."""
+
+    backend: str
+    identical: float
+    worst_ulp: float
+    n: int
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.identical >= 0.99 and self.worst_ulp <= 2
+
+    def line(self) -> str:
+        if self.error:
+            return f"✗ {self.backend}: {self.error}"
+        return (f"{'✓' if self.ok else '✗'} {self.backend} vs numpy: {self.identical:.4%} "
+                f"bit-identical, worst {self.worst_ulp:.0f} ulp ({self.n:,} float32 values)")

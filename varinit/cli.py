@@ -153,7 +153,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         backends = wanted
     else:
         backends = installed_backends()
-    result = _check.run(names, backends, progress=not args.json and sys.stderr.isatty())
+    result = _check.run(names, backends, progress=not args.json and sys.stderr.isatty(),
+                        anchors=not args.no_anchors)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -205,6 +206,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--backends", help="comma-separated, e.g. numpy,torch (default: installed)")
     sp.add_argument("--schemes", help="comma-separated scheme names (default: all)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument("--no-anchors", action="store_true",
+                    help="skip the comparisons with each framework's own initializers")
     sp.set_defaults(func=_cmd_check)
 
     sp = sub.add_parser("docs", help="render the scheme reference (docs/schemes.md)")
