@@ -40,7 +40,7 @@ def test_check_numpy_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--backends", "numpy", "--schemes", "glorot_uniform"]) == 0
     out = capsys.readouterr().out
-    assert "✓" in out and "summary: 1/1 cells pass" in out
+    assert "✓" in out and "summary: PASS: 1/1 cells" in out
 
 
 def test_docs_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:

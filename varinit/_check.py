@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ._api import init, plan
-from ._backend import get_backend
+from ._backend import Backend, get_backend
 from ._table import get
 
 __all__ = ["SEED", "SHAPES", "Cell", "CheckResult", "run", "shape_for"]
@@ -135,56 +135,64 @@ class CheckResult:
         }
 
 
-def check_cell(scheme: str, backend: str) -> Cell:
+def check_cell(scheme: str, backend: str | Backend) -> Cell:
     """Draw ``scheme`` on ``backend`` from both streams and test them."""
     from .testing import assert_distribution, to_numpy
 
     shape = shape_for(scheme)
     be = get_backend(backend)
+    label = be.name
     _, p = plan(scheme, shape)
     expected = p.sample_std(shape)
     sources: list[tuple[str, Any]] = [("portable", SEED)]
     with contextlib.suppress(NotImplementedError):  # adapters without a seeded generator
         sources.append(("native", be.make_generator(SEED + 1)))
     std = math.nan
-    for label, seed in sources:
+    for stream, seed in sources:
         try:
-            x = init(scheme, shape, backend=backend, seed=seed)
+            x = init(scheme, shape, backend=be, seed=seed)
             assert_distribution(x, scheme, shape)
         except AssertionError as e:
-            return Cell(scheme, backend, False, std, expected, f"{label}: {e}")
+            return Cell(scheme, label, False, std, expected, f"{stream}: {e}")
         except Exception as e:  # a crash is a failure of the cell, reported with its type
-            return Cell(scheme, backend, False, std, expected,
-                        f"{label}: {type(e).__name__}: {e}")
-        if label == "portable":
+            return Cell(scheme, label, False, std, expected,
+                        f"{stream}: {type(e).__name__}: {e}")
+        if stream == "portable":
             std = float(to_numpy(x).std())
-    return Cell(scheme, backend, True, std, expected, streams=[s for s, _ in sources])
+    return Cell(scheme, label, True, std, expected, streams=[s for s, _ in sources])
 
 
 def run(
-    schemes: list[str], backends: list[str], *, progress: bool = False, anchors: bool = True
+    schemes: list[str], backends: list[str | Backend], *, progress: bool = False,
+    anchors: bool = True,
 ) -> CheckResult:
     """Check every (scheme, backend) pair; never raises for a failing cell."""
     t0 = time.perf_counter()
     cells: dict[tuple[str, str], Cell] = {}
     notes: list[str] = []
+    labels: list[str] = []
+    objs: list[Backend] = []
     for b in backends:
+        label = b.name if isinstance(b, Backend) else b
+        labels.append(label)
         try:
-            get_backend(b)
-        except Exception as e:
+            be = get_backend(b)
+        except Exception as e:  # an adapter that cannot load fails its whole column
             for s in schemes:
-                cells[s, b] = Cell(s, b, False, detail=f"{type(e).__name__}: {e}")
+                cells[s, label] = Cell(s, label, False, detail=f"{type(e).__name__}: {e}")
             continue
+        objs.append(be)
         for i, s in enumerate(schemes, 1):
             if progress:
-                print(f"\r{b}: {i}/{len(schemes)} {s:<24}", end="", file=sys.stderr, flush=True)
-            cells[s, b] = check_cell(s, b)
+                print(f"\r{label}: {i}/{len(schemes)} {s:<24}", end="", file=sys.stderr,
+                      flush=True)
+            cells[s, label] = check_cell(s, be)
         if progress:
             print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
-    result = CheckResult(schemes, backends, cells, notes, time.perf_counter() - t0)
+    result = CheckResult(schemes, labels, cells, notes, time.perf_counter() - t0)
     if anchors:
-        result.identity = _portable_identity(schemes, backends)
-        result.anchors = _anchor_results(schemes, backends, progress)
+        result.identity = _portable_identity(schemes, objs)
+        result.anchors = _anchor_results(schemes, [be.name for be in objs], progress)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -193,7 +201,7 @@ def run(
 _IDENTITY_SCHEMES = ("he_normal", "glorot_uniform", "xavier_normal", "trunc_normal", "lecun_normal")
 
 
-def _portable_identity(schemes: list[str], backends: list[str]) -> list[Identity]:
+def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Identity]:
     """Every backend's portable float32 draws against NumPy's: identical fraction, worst ulp."""
     from .testing import _raw
 
@@ -201,8 +209,8 @@ def _portable_identity(schemes: list[str], backends: list[str]) -> list[Identity
                                                       "truncated_normal", "trunc_normal")]
     picked = [s for s in _IDENTITY_SCHEMES if s in picked] or picked[:5]
     out = []
-    for b in backends:
-        if b == "numpy":
+    for be in backends:
+        if be.name == "numpy":
             continue
         same = total = 0
         worst = 0.0
@@ -211,7 +219,7 @@ def _portable_identity(schemes: list[str], backends: list[str]) -> list[Identity
             shape = shape_for(s)
             ref = init(s, shape, seed=SEED)
             try:
-                got = _raw(init(s, shape, backend=b, seed=SEED)).astype(np.float32)
+                got = _raw(init(s, shape, backend=be, seed=SEED)).astype(np.float32)
             except Exception as e:
                 error = f"{type(e).__name__}: {e}"
                 break
@@ -219,7 +227,7 @@ def _portable_identity(schemes: list[str], backends: list[str]) -> list[Identity
             total += ref.size
             ulp = np.spacing(np.abs(ref)).astype(np.float64)
             worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - ref) / ulp)))
-        out.append(Identity(b, same / total if total else 0.0, worst, total, error))
+        out.append(Identity(be.name, same / total if total else 0.0, worst, total, error))
     return out
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "assert_distribution",
     "assert_same_stream",
     "cdf",
+    "check_backend",
     "distribution_report",
     "to_numpy",
 ]
@@ -241,3 +242,59 @@ def _raw(x: Any) -> np.ndarray:
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         return np.asarray(x.numpy())
     return np.asarray(x)
+
+
+def check_backend(
+    backend: Any, *, schemes: Sequence[str] | None = None, raise_on_failure: bool = True
+) -> Any:
+    """Run the conformance matrix (``varinit check``) on one backend.
+
+    ``backend`` is a backend name ("torch"), a ``varinit._backend.Backend`` instance (your
+    own adapter), or an Array API namespace (wrapped in a generic backend that has the
+    portable stream only). Returns the ``CheckResult``; raises ``AssertionError`` listing the
+    failures unless ``raise_on_failure=False``.
+
+    >>> import array_api_compat.numpy as xp
+    >>> from varinit.testing import check_backend
+    >>> check_backend(xp, schemes=["he_normal", "uniform"]).ok
+    True
+    """
+    from . import _check
+    from ._backend import Backend
+    from ._table import schemes as all_schemes
+
+    be = backend
+    if not isinstance(backend, str | Backend):
+        be = _namespace_backend(backend)
+    names = list(schemes) if schemes is not None else all_schemes()
+    result = _check.run(names, [be], anchors=False)
+    if raise_on_failure and not result.ok:
+        bad = [f"{c.scheme}: {c.detail}" for c in result.cells.values() if not c.ok]
+        raise AssertionError(f"backend {result.backends[0]!r} fails {len(bad)} cell(s):\n"
+                             + "\n".join(bad))
+    return result
+
+
+def _namespace_backend(ns: Any) -> Any:
+    """A Backend over any Array API namespace: portable stream, immutable arrays."""
+    from ._backend import Backend
+
+    if not hasattr(ns, "asarray") or not hasattr(ns, "float32"):
+        raise TypeError(f"{ns!r} is not an Array API namespace (no asarray/float32)")
+
+    class NamespaceBackend(Backend):
+        name = getattr(ns, "__name__", "namespace")
+        mutable = False
+        wide = hasattr(ns, "uint64")
+
+        @property
+        def xp(self) -> Any:
+            return ns
+
+        def is_half(self, dtype: Any) -> bool:
+            return False
+
+        def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
+            return ns.asarray(a.tolist(), dtype=dtype)
+
+    return NamespaceBackend()
