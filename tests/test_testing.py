@@ -69,7 +69,7 @@ def test_shuffled_bits_fail_the_stream_check() -> None:
         assert_same_stream(a, b)
     c = a.copy()
     c.view(np.uint32)[0, 0] += 3  # 3 ulp off in one element
-    with pytest.raises(AssertionError, match="worst difference 3.0 ulp"):
+    with pytest.raises(AssertionError, match=r"worst difference 3\.0 ulp"):
         assert_same_stream(a, c)
     d = a.copy()
     d.view(np.uint32)[0, :20] += 1  # 1 ulp in 20 of 4096 values: allowed
