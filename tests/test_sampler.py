@@ -235,3 +235,16 @@ def test_seed_none_draws_fresh_entropy() -> None:
 def test_bad_seed_says_what_is_allowed(bad: object) -> None:
     with pytest.raises((TypeError, ValueError), match="seed"):
         varinit.init("he_normal", (4, 4), seed=bad)
+
+
+@pytest.mark.parametrize("dtype,xmin", [(np.float32, 2.0**-126), (np.float64, 1e-300)])
+def test_portable_log_accuracy(dtype: type, xmin: float) -> None:
+    from varinit._ndtri import log
+
+    x = np.concatenate([np.geomspace(xmin, 0.5, 100_000),
+                        np.random.default_rng(0).uniform(0.0, 0.5, 100_000)]).astype(dtype)
+    x = x[x >= xmin]
+    ref = np.log(x.astype(np.longdouble))
+    ulp = np.spacing(np.abs(ref).astype(dtype)).astype(np.longdouble)
+    err = np.abs(np.asarray(log(xnp, x, xmin), dtype=np.longdouble) - ref) / ulp
+    assert float(err.max()) <= 3.0  # exactly rounded operations only; ~1 ulp typical
