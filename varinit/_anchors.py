@@ -20,6 +20,11 @@ __all__ = ["ANCHORS", "Anchor", "AnchorResult", "anchors_for", "compare"]
 
 DENSE = (1000, 500)          # (in, out): 500,000 values
 CONV = (3, 3, 128, 256)      # (kh, kw, in, out): 294,912 values
+CONV1D = (7, 256, 320)       # (k, in, out): 573,440 values
+CONV3D = (3, 3, 3, 96, 160)  # (kd, kh, kw, in, out): 414,720 values
+DEPTHWISE = (3, 3, 1, 32768)  # torch (C, 1, kh, kw) with groups = C: 294,912 values
+VS = (DENSE, CONV, CONV1D, CONV3D)  # variance-scaling anchors: every conv rank
+VS_TORCH = (*VS, DEPTHWISE)
 ALPHA = 1e-3                 # two-sample KS significance
 STD_TOL = 0.01               # |std ratio - 1| allowed (>= 5 standard errors at these sizes)
 
@@ -34,7 +39,7 @@ class Anchor:
     draw: Callable[[tuple[int, ...], int], np.ndarray]
     overrides: Mapping[str, Any] = field(default_factory=dict)
     exact: bool = False
-    shapes: tuple[tuple[int, ...], ...] = (DENSE, CONV)
+    shapes: tuple[tuple[int, ...], ...] = VS
 
     @property
     def available(self) -> bool:
@@ -140,12 +145,14 @@ D = (DENSE,)
 C = (CONV,)
 ANCHORS: tuple[Anchor, ...] = (
     # torch.nn.init
-    Anchor("torch.nn.init.xavier_uniform_", "glorot_uniform", "torch", _torch("xavier_uniform_")),
-    Anchor("torch.nn.init.xavier_normal_", "xavier_normal", "torch", _torch("xavier_normal_")),
+    Anchor("torch.nn.init.xavier_uniform_", "glorot_uniform", "torch", _torch("xavier_uniform_"),
+           {}, False, VS_TORCH),
+    Anchor("torch.nn.init.xavier_normal_", "xavier_normal", "torch", _torch("xavier_normal_"),
+           {}, False, VS_TORCH),
     Anchor("torch.nn.init.kaiming_uniform_", "kaiming_uniform", "torch",
-           _torch("kaiming_uniform_", nonlinearity="relu")),
+           _torch("kaiming_uniform_", nonlinearity="relu"), {}, False, VS_TORCH),
     Anchor("torch.nn.init.kaiming_normal_", "kaiming_normal", "torch",
-           _torch("kaiming_normal_", nonlinearity="relu")),
+           _torch("kaiming_normal_", nonlinearity="relu"), {}, False, VS_TORCH),
     Anchor("torch.nn.init.kaiming_normal_(mode=fan_out, a=0.2)", "kaiming_normal", "torch",
            _torch("kaiming_normal_", a=0.2, mode="fan_out"), {"a": 0.2, "mode": "fan_out"}),
     Anchor("torch.nn.Linear.reset_parameters", "torch_default", "torch", _torch_layer, {}, False, D),
