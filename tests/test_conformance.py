@@ -13,6 +13,7 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import INSTALLED
 from scipy import stats
 
 import varinit
@@ -20,8 +21,6 @@ from varinit._backend import get_backend
 from varinit._check import shape_for
 from varinit._philox import words
 from varinit.testing import assert_distribution, assert_same_stream, to_numpy
-
-from conftest import INSTALLED
 
 ALL = varinit.schemes()
 ELEMENTWISE = [s for s in ALL if varinit.get(s).family in (
@@ -49,7 +48,7 @@ def test_matrix_exact_distribution(backend: str, scheme: str, dtype: str) -> Non
     shape = shape_for(scheme)
     be = get_backend(backend)
     x = varinit.init(scheme, shape, backend=backend, seed=31, dtype=dtype)
-    assert str(x.dtype).endswith(dtype)
+    assert dtype in str(x.dtype)
     assert_distribution(x, scheme, shape)
     try:
         gen = be.make_generator(32)
@@ -82,11 +81,12 @@ def test_portable_values_match_numpy(backend: str, scheme: str) -> None:
     assert same >= 0.99
 
 
-@pytest.mark.parametrize("backend", OTHERS)
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+OTHER_DTYPES = [pytest.param(b, d, id=f"{b}-{d}") for b in OTHERS for d in _dtypes(b)
+                if d != "float32"]
+
+
+@pytest.mark.parametrize("backend,dtype", OTHER_DTYPES)
 def test_portable_other_dtypes_match_numpy(backend: str, dtype: str) -> None:
-    if dtype not in _dtypes(backend):
-        pytest.skip(f"{backend} has no {dtype} here")
     shape = (300, 200)
     ref32 = varinit.init("he_normal", shape, seed=5, dtype="float64" if dtype == "float64"
                          else "float32")

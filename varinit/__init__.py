@@ -10,15 +10,19 @@
 
 from __future__ import annotations
 
+from ._advice import Advice, recommend
 from ._api import init, std, stream_id
 from ._errors import SchemeError, TableError, UnknownSchemeError
 from ._fans import fans
 from ._gains import gain
+from ._propagate import Propagation, propagate
 from ._table import Scheme, get, load_table, register, schemes
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Advice",
+    "Propagation",
     "Scheme",
     "SchemeError",
     "TableError",
@@ -29,6 +33,8 @@ __all__ = [
     "get",
     "init",
     "load_table",
+    "propagate",
+    "recommend",
     "register",
     "schemes",
     "std",

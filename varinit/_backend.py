@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 __all__ = ["BACKENDS", "Backend", "get_backend", "installed_backends"]
@@ -35,6 +36,10 @@ class Backend:
     chunk: ClassVar[int] = 1 << 16
     #: elements per slice of a chunk for the distribution transform (keeps temporaries in cache)
     transform_chunk: ClassVar[int] = 1 << 14
+    #: an identity the backend's compiler cannot see through, applied to every product that
+    #: feeds a sum, where that compiler would otherwise fuse ``a * b + c`` into one fused
+    #: multiply-add (which rounds once instead of twice); None where operations run as written
+    fence: Callable[[Any], Any] | None = None
 
     @property
     def xp(self) -> Any:

@@ -11,7 +11,10 @@ an ``erfinv(2p - 1)`` formulation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
+
+Fence = Callable[[Any], Any] | None
 
 __all__ = ["log", "ndtr", "ndtri"]
 
@@ -48,18 +51,23 @@ _PPND16 = (
 )
 
 
-def _horner(x: Any, coef: tuple[float, ...]) -> Any:
-    acc = x * coef[-1] + coef[-2]
+def _same(x: Any) -> Any:
+    return x
+
+
+def _horner(x: Any, coef: tuple[float, ...], f: Callable[[Any], Any] = _same) -> Any:
+    acc = f(x * coef[-1]) + coef[-2]
     for c in reversed(coef[:-2]):
-        acc = acc * x + c
+        acc = f(acc * x) + c
     return acc
 
 
-def _ratio(x: Any, pair: tuple[tuple[float, ...], tuple[float, ...]]) -> Any:
-    return _horner(x, pair[0]) / _horner(x, pair[1])
+def _ratio(x: Any, pair: tuple[tuple[float, ...], tuple[float, ...]],
+           f: Callable[[Any], Any] = _same) -> Any:
+    return _horner(x, pair[0], f) / _horner(x, pair[1], f)
 
 
-def log(xp: Any, x: Any, xmin: float) -> Any:
+def log(xp: Any, x: Any, xmin: float, fence: Fence = None) -> Any:
     """Natural log of ``x`` in (0, 1], ``x >= xmin``, from exactly rounded operations only.
 
     Frameworks' own ``log`` kernels differ in the last bit (NumPy, XLA and TensorFlow
@@ -67,8 +75,10 @@ def log(xp: Any, x: Any, xmin: float) -> Any:
     backend-dependent. Here ``x = m * 2**e`` is split by exact scalings by powers of two,
     ``m`` is brought into [1/sqrt(2), sqrt(2)), and ``log(m) = 2 atanh((m - 1) / (m + 1))``
     is summed as a short series; every step is an IEEE add, multiply, divide or select, so
-    every backend computes the same bits. Accuracy: about 1 ulp.
+    every backend computes the same bits. Accuracy: about 1 ulp. ``fence`` (see
+    :func:`ndtri`) keeps a compiler from fusing a product into the following sum.
     """
+    f = fence or _same
     f64 = x.dtype == xp.float64
     m, e = x, xp.zeros_like(x)
     k = 512 if f64 else 64
@@ -87,28 +97,34 @@ def log(xp: Any, x: Any, xmin: float) -> Any:
     terms = 12 if f64 else 5
     poly = 1.0 / (2 * terms - 1)
     for j in range(terms - 2, -1, -1):
-        poly = poly * z + 1.0 / (2 * j + 1)
+        poly = f(poly * z) + 1.0 / (2 * j + 1)
+    # ln 2 = hi + lo, hi with few enough bits that e * hi is exact
     hi, lo = (6.93147180369123816490e-01, 1.90821492927058770002e-10) if f64 else (
         0.693145751953125, 1.428606765330187e-06)
-    return e * hi + (e * lo + 2.0 * s * poly)
+    return e * hi + (f(e * lo) + f(2.0 * s * poly))
 
 
-def _tail(xp: Any, p: Any, q: Any, coefs: Any, far: bool, pmin: float) -> Any:
-    r = xp.sqrt(-log(xp, xp.minimum(p, 1.0 - p), pmin))
-    tail = _ratio(r - _CONST2, coefs[1])
+def _tail(xp: Any, p: Any, q: Any, coefs: Any, far: bool, pmin: float, fence: Fence) -> Any:
+    f = fence or _same
+    r = xp.sqrt(-log(xp, xp.minimum(p, 1.0 - p), pmin, fence))
+    tail = _ratio(r - _CONST2, coefs[1], f)
     if far:
-        tail = xp.where(r <= _SPLIT2, tail, _ratio(r - _SPLIT2, coefs[2]))
+        tail = xp.where(r <= _SPLIT2, tail, _ratio(r - _SPLIT2, coefs[2], f))
     return xp.where(q < 0, -tail, tail)
 
 
 def ndtri(
-    xp: Any, p: Any, *, pmin: float = 0.0, pmax: float = 1.0, eager: bool = False
+    xp: Any, p: Any, *, pmin: float = 0.0, pmax: float = 1.0, eager: bool = False,
+    fence: Fence = None,
 ) -> Any:
     """Quantile of N(0, 1) at probabilities ``p`` (a real floating array in (0, 1)).
 
     ``pmin``/``pmax`` bound ``p`` when the caller knows them, so branches that no
     element can reach are not evaluated. ``eager=True`` (mutable arrays, data-dependent
-    shapes allowed) evaluates the tail formula only where it applies.
+    shapes allowed) evaluates the tail formula only where it applies. ``fence`` is applied
+    to every product that feeds a sum; a backend whose compiler would fuse ``a * b + c``
+    into one fused multiply-add (XLA) passes an identity it cannot see through, so every
+    backend rounds the same way.
 
     >>> import numpy as np
     >>> from varinit._ndtri import ndtri
@@ -117,7 +133,8 @@ def ndtri(
     """
     coefs = _PPND16 if p.dtype == xp.float64 else _PPND7
     q = p - 0.5
-    central = q * _ratio(_CONST1 - q * q, coefs[0])
+    f = fence or _same
+    central = q * _ratio(_CONST1 - f(q * q), coefs[0], f)
     tail_lo = min(pmin, 1.0 - pmax)
     if tail_lo >= 0.5 - _SPLIT1:  # every p is in the central region
         return central
@@ -125,9 +142,9 @@ def ndtri(
     in_tail = xp.abs(q) > _SPLIT1
     if eager:  # arrays are mutable and shapes may depend on data: evaluate tails only there
         if xp.any(in_tail):
-            central[in_tail] = _tail(xp, p[in_tail], q[in_tail], coefs, far, tail_lo)
+            central[in_tail] = _tail(xp, p[in_tail], q[in_tail], coefs, far, tail_lo, fence)
         return central
-    return xp.where(in_tail, _tail(xp, p, q, coefs, far, tail_lo), central)
+    return xp.where(in_tail, _tail(xp, p, q, coefs, far, tail_lo, fence), central)
 
 
 def ndtr(x: float) -> float:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._backend import Backend
-from ._ndtri import ndtr, ndtri
+from ._ndtri import Fence, _same, ndtr, ndtri
 from ._plan import Plan
 
 __all__ = ["Native", "Portable", "sample", "transform", "uniform_from_words"]
@@ -108,34 +108,36 @@ def _portable_uniform(
 # --------------------------------------------------------------------------- transforms
 
 
-def transform(xp: Any, plan: Plan, u: Any, *, eager: bool = False) -> Any:
+def transform(xp: Any, plan: Plan, u: Any, *, eager: bool = False, fence: Fence = None) -> Any:
     """Map open-interval uniforms ``u`` to the plan's distribution (elementwise plans).
 
-    ``eager=True`` lets ``ndtri`` use boolean-mask updates (mutable, eager arrays only).
+    ``eager=True`` lets ``ndtri`` use boolean-mask updates (mutable, eager arrays only);
+    ``fence`` guards products against fused multiply-adds (see ``ndtri``).
     """
+    f = fence or _same
     k = plan.kind
     if k == "uniform":
-        return plan.a + (plan.b - plan.a) * u
+        return f((plan.b - plan.a) * u) + plan.a
     if k == "normal":
-        return plan.mean + plan.std * _standard_normal(xp, u, eager)
+        return f(plan.std * _standard_normal(xp, u, eager, fence)) + plan.mean
     if k == "truncnorm":
         lo, hi = plan.lo, plan.hi
         flip = lo > -hi  # sample on the side whose tail probabilities are small
         if flip:
             lo, hi = -hi, -lo
         pa, pb = ndtr(lo), ndtr(hi)
-        p = pa + (pb - pa) * u
-        z = ndtri(xp, p, pmin=pa, pmax=pb, eager=eager)
+        p = f(f((pb - pa) * u) + pa)  # fenced twice: the sum must not be re-associated
+        z = ndtri(xp, p, pmin=pa, pmax=pb, eager=eager, fence=fence)
         z = xp.clip(z, lo, hi)
         if flip:
             z = -z
-        return plan.mean + plan.std * z
+        return f(plan.std * z) + plan.mean
     raise AssertionError(k)  # pragma: no cover
 
 
-def _standard_normal(xp: Any, u: Any, eager: bool = False) -> Any:
+def _standard_normal(xp: Any, u: Any, eager: bool = False, fence: Fence = None) -> Any:
     tiny = 2.0**-54 if u.dtype == xp.float64 else 2.0**-25
-    return ndtri(xp, u, pmin=tiny, pmax=1.0 - tiny, eager=eager)
+    return ndtri(xp, u, pmin=tiny, pmax=1.0 - tiny, eager=eager, fence=fence)
 
 
 # --------------------------------------------------------------------------- drivers
@@ -159,6 +161,10 @@ def sample(
         if index is not None:
             full = full[index if isinstance(index, tuple) else (index,)]
         return be.finalize(full, out_dtype, device)
+    if isinstance(src, Native) and index is not None:
+        # a native generator has no random access: draw the whole tensor, return the block
+        full = sample(be, plan, shape, src, dtype, out_dtype, device=device)
+        return full[index if isinstance(index, tuple) else (index,)]
     block, starts, length = _rows(shape, index)
     n = math.prod(block)
     if plan.kind == "constant" or n == 0:
@@ -167,11 +173,12 @@ def sample(
     if isinstance(src, Native) and plan.kind == "normal":
         z = be.native_normal(src.generator, block, dtype)
         if z is not None:
-            if be.mutable:
+            if be.mutable and be.fence is None:
                 z *= plan.std
                 z += plan.mean
                 return be.finalize(z, out_dtype, device)
-            return be.finalize(plan.mean + plan.std * z, out_dtype, device)
+            f = be.fence or _same
+            return be.finalize(f(plan.std * z) + plan.mean, out_dtype, device)
     if index is None and be.mutable and n > be.chunk:
         # chunk by chunk: temporaries stay in cache and peak memory stays near the output
         out = be.empty(n, out_dtype, device)
@@ -184,13 +191,15 @@ def sample(
             step = be.transform_chunk
             for c in range(0, b - a, step):
                 d = min(b - a, c + step)
-                out[a + c : a + d] = xp.astype(transform(xp, plan, u[c:d], eager=True), out_dtype)
+                x = transform(xp, plan, u[c:d], eager=True, fence=be.fence)
+                out[a + c : a + d] = xp.astype(x, out_dtype)
         return xp.reshape(out, block)
     if isinstance(src, Native):
         u = be.native_uniform(src.generator, block, dtype)
-        return be.finalize(transform(xp, plan, u, eager=be.mutable), out_dtype, device)
+        x = transform(xp, plan, u, eager=be.mutable, fence=be.fence)
+        return be.finalize(x, out_dtype, device)
     u = _portable_uniform(be, src, starts, length, dtype, device)
-    x = transform(xp, plan, u, eager=be.mutable)
+    x = transform(xp, plan, u, eager=be.mutable, fence=be.fence)
     return be.finalize(xp.reshape(x, block), out_dtype, device)
 
 
@@ -244,13 +253,11 @@ def _structured(
         return w
     if plan.kind == "sparse":
         rows_axis = 0 if out_in else 1
+        # one draw of 2 x shape uniforms: the first half gives the values, the second the
+        # positions of the zeros (two draws from a JAX key would repeat the same bits)
         u = sample(be, Plan("uniform", a=0.0, b=1.0), (2, *shape), src, dtype, dtype,
-                   device=device) if isinstance(src, Portable) else None
-        if u is None:
-            values = _normal_matrix(be, src, shape, dtype, device)
-            ranks_u = be.native_uniform(src.generator, shape, dtype)  # type: ignore[union-attr]
-        else:
-            values, ranks_u = _standard_normal(xp, u[0, ...]), u[1, ...]
+                   device=device)
+        values, ranks_u = _standard_normal(xp, u[0, ...], fence=be.fence), u[1, ...]
         zeros = math.ceil(plan.a * shape[rows_axis])
         rank = xp.argsort(xp.argsort(ranks_u, axis=rows_axis), axis=rows_axis)
         return xp.where(rank < zeros, xp.zeros_like(values), plan.std * values)

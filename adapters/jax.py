@@ -1,0 +1,461 @@
+"""JAX: pure initializers with the ``jax.nn.initializers`` signature, jit/vmap-safe.
+
+>>> import jax, jax.numpy as jnp
+>>> from varinit.adapters.jax import initializer
+>>> init = initializer("he_normal")
+>>> w = init(jax.random.key(0), (256, 128))        # native stream (threefry bits)
+>>> w.dtype, w.shape
+(dtype('float32'), (256, 128))
+>>> p = jax.jit(init, static_argnums=(1, 2))(7, (256, 128), jnp.bfloat16)  # portable
+>>> p.dtype
+dtype(bfloat16)
+
+An int seed selects the portable Philox stream: the same bits as
+``varinit.init(..., seed=7)`` on NumPy. A PRNG key (typed, or raw ``uint32``) selects
+JAX's own stream. Int seeds are static Python values; a traced integer scalar (say,
+``jax.vmap`` over seeds) is accepted too and taken modulo 2**32 (2**64 with x64).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from varinit._api import plan as _plan_of
+from varinit._api import source as _source
+from varinit._backend import Backend
+from varinit._fans import normalize_shape
+from varinit._philox import split_key
+from varinit._plan import FAN_KEYS, Plan, resolve
+from varinit._sampler import Native, Portable, _rows, sample, transform, uniform_from_words
+from varinit._table import Scheme, get
+
+__all__ = ["BACKEND", "Initializer", "JaxBackend", "init_sharded", "initializer"]
+
+_MASK = 0xFFFFFFFF
+_M0, _M1 = 0xD2511F53, 0xCD9E8D57
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_U32 = np.dtype(np.uint32)
+# 64-bit products even when x64 is off: a scoped x64 context while tracing the four ops
+# of a 32x32->64 multiply (what ``lax.mulhi`` lowers to; ``mulhi`` itself does not
+# survive SPMD partitioning in jax 0.10, the u64 ops do).
+_X64: Any = getattr(jax, "enable_x64", None)
+if _X64 is None:  # jax < 0.6
+    import jax.experimental
+
+    _X64 = getattr(jax.experimental, "enable_x64", None)
+
+
+# --------------------------------------------------------------------------- Philox
+
+
+def _mulhilo(m: int, x: Any) -> tuple[Any, Any]:
+    """(hi, lo) 32-bit halves of ``m * x``; ``x`` a uint32 array or a static int."""
+    if isinstance(x, int | np.integer):
+        prod = m * int(x)
+        return np.uint32(prod >> 32), np.uint32(prod & _MASK)
+    lo = x * np.uint32(m)
+    if _X64 is not None:
+        with _X64(True):
+            p = lax.convert_element_type(x, np.uint64) * np.uint64(m)
+            hi = lax.convert_element_type(p >> np.uint64(32), np.uint32)
+        return hi, lo
+    # no scoped x64: 16-bit limbs, uint32 only (about 2x slower)
+    mh, ml = np.uint32(m >> 16), np.uint32(m & 0xFFFF)
+    low16 = np.uint32(0xFFFF)
+    xh, xl = x >> 16, x & low16
+    ll, lh, hl, hh = xl * ml, xl * mh, xh * ml, xh * mh
+    mid = (ll >> 16) + (lh & low16) + (hl & low16)
+    return hh + (lh >> 16) + (hl >> 16) + (mid >> 16), lo
+
+
+def _add_key(k: Any, w: int) -> Any:
+    if isinstance(k, int | np.integer):
+        return np.uint32((int(k) + w) & _MASK)
+    return k + np.uint32(w)
+
+
+def philox(counter: Sequence[Any], key: Sequence[Any]) -> tuple[Any, Any, Any, Any]:
+    """Philox4x32-10 on uint32 arrays (entries may be static ints); wraps like Random123."""
+    c0, c1, c2, c3 = counter
+    k0, k1 = key
+    for _ in range(10):
+        hi0, lo0 = _mulhilo(_M0, c0)
+        hi1, lo1 = _mulhilo(_M1, c2)
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+        k0, k1 = _add_key(k0, _W0), _add_key(k1, _W1)
+    return c0, c1, c2, c3
+
+
+def _seed_words(seed: Any) -> tuple[Any, Any]:
+    """(k0, k1) of a static int seed (validated) or of a traced integer scalar."""
+    if isinstance(seed, int | np.integer):
+        lo, hi = split_key(int(seed))
+        return np.uint32(lo), np.uint32(hi)
+    s = jnp.asarray(seed)
+    if not jnp.issubdtype(s.dtype, jnp.integer) or s.ndim != 0:
+        raise TypeError(f"seed={seed!r} is not allowed: a traced seed must be an integer scalar")
+    k0 = s.astype(jnp.uint32)
+    k1 = (s >> 32).astype(jnp.uint32) if s.dtype.itemsize == 8 else np.uint32(0)
+    return k0, k1
+
+
+def stream_words(seed: Any, stream: int, lo: Any, hi: Any, length: int) -> Any:
+    """uint32 words ``[s, s + length)`` of the portable stream for every row start ``s``.
+
+    ``lo``/``hi`` are the low and high 32-bit halves of the row starts, shape (rows,):
+    NumPy constants or traced arrays. Each element computes its own Philox block
+    (``word >> 2``) and keeps lane ``word & 3``: purely elementwise, so XLA fuses it into
+    one loop and can partition it over devices.
+    """
+    k0, k1 = _seed_words(seed)
+    s0, s1 = split_key(stream, "stream")
+    rows = int(np.shape(lo)[0])
+    j = lax.broadcasted_iota(jnp.uint32, (rows, length), 1)
+    if isinstance(lo, np.ndarray) and rows == 1:
+        base: Any = np.uint32(lo[0])
+    else:
+        base = jnp.reshape(jnp.asarray(lo, dtype=jnp.uint32), (rows, 1))
+    w_lo = base + j
+    static_hi = isinstance(hi, np.ndarray) and isinstance(lo, np.ndarray)
+    if static_hi and not hi.any() and int(lo.max()) + length <= 1 << 32:
+        b0, b1 = w_lo >> 2, np.uint32(0)
+    else:
+        carry = (w_lo < base).astype(jnp.uint32)
+        w_hi = jnp.reshape(jnp.asarray(hi, dtype=jnp.uint32), (rows, 1)) + carry
+        b0, b1 = (w_lo >> 2) | (w_hi << 30), w_hi >> 2
+    x0, x1, x2, x3 = philox((b0, b1, np.uint32(s0), np.uint32(s1)), (k0, k1))
+    lane = w_lo & np.uint32(3)
+    return jnp.where(lane < 2, jnp.where(lane == 0, x0, x1), jnp.where(lane == 2, x2, x3))
+
+
+def _split_starts(starts: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    a = [int(s) for s in starts]
+    return (np.asarray([s & _MASK for s in a], dtype=np.uint32),
+            np.asarray([s >> 32 for s in a], dtype=np.uint32))
+
+
+# --------------------------------------------------------------------------- backend
+
+
+def _x64_enabled() -> bool:
+    return bool(jax.dtypes.canonicalize_dtype(np.float64) == np.float64)
+
+
+class JaxBackend(Backend):
+    """``jax.numpy`` (an Array API namespace); the native stream is a JAX PRNG key."""
+
+    name = "jax"
+    layout = "in_out"
+    mutable = False
+    #: XLA contracts ``a * b + c`` into a fused multiply-add on CPU and GPU, with no switch
+    #: to turn it off. A select on a bound no value reaches (|x| <= 3e38) is an identity the
+    #: compiler cannot prove (``x == x`` it can, for values it knows are not NaN), so
+    #: products stay rounded and jitted portable draws equal NumPy's bit for bit.
+    fence = staticmethod(
+        lambda x: jnp.where(jnp.abs(x) <= 3.0e38, x, jnp.zeros((), x.dtype))
+    )
+
+    @property
+    def xp(self) -> Any:
+        return jnp  # jax.numpy implements the Array API; array-api-compat returns it as is
+
+    @property  # type: ignore[misc]
+    def wide(self) -> bool:  # type: ignore[override]
+        """Whether 64-bit types are enabled (Philox here needs only a scoped 32x32->64 product)."""
+        return _x64_enabled()
+
+    # -- dtypes -----------------------------------------------------------------------
+    def default_dtype(self) -> Any:
+        return np.dtype(np.float64) if _x64_enabled() else np.dtype(np.float32)
+
+    def canonical_dtype(self, dtype: Any) -> Any:
+        try:
+            dt = jnp.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype={dtype!r} is not a JAX dtype") from None
+        if dt == np.float64 and not _x64_enabled():
+            warnings.warn(
+                "dtype=float64 needs jax_enable_x64; drawing float32 instead (as JAX does)",
+                UserWarning, stacklevel=4,
+            )
+            return np.dtype(np.float32)
+        return dt
+
+    def is_half(self, dtype: Any) -> bool:
+        dt = jnp.dtype(dtype)
+        return bool(jnp.issubdtype(dt, jnp.floating)) and dt.itemsize < 4
+
+    def resolve_dtype(self, dtype: Any) -> tuple[Any, Any]:
+        """(work, output): float32/float64 as is; 16- and 8-bit floats drawn in float32."""
+        out = self.default_dtype() if dtype is None else self.canonical_dtype(dtype)
+        if out in (np.float32, np.float64):
+            return out, out
+        if self.is_half(out):
+            return np.dtype(np.float32), out
+        raise TypeError(
+            f"dtype={dtype!r} is not allowed: initializers produce real floating arrays "
+            "(float32, float64, bfloat16, float16, ...); create integer or bool arrays directly"
+        )
+
+    # -- native randomness ------------------------------------------------------------
+    def is_generator(self, obj: Any) -> bool:
+        """A typed key (``jax.random.key``) or a raw ``uint32`` key (``PRNGKey``)."""
+        if isinstance(obj, _Keys):
+            return True
+        dt = getattr(obj, "dtype", None)
+        if dt is None or isinstance(obj, int | np.integer):
+            return False
+        if jnp.issubdtype(dt, jax.dtypes.prng_key):
+            return True
+        return bool(dt == _U32 and tuple(obj.shape) == _raw_key_shape())
+
+    def make_generator(self, seed: int) -> Any:
+        return jax.random.key(seed)
+
+    def default_generator(self) -> Any:
+        raise TypeError(
+            "JAX has no global random state: pass a PRNG key (jax.random.key(0)) for JAX's "
+            "stream, or an int seed for the portable stream"
+        )
+
+    def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        if isinstance(generator, _Keys):
+            generator = generator.next()
+        if jnp.dtype(dtype) == np.float64:
+            w = jax.random.bits(generator, shape, jnp.uint64)
+            return ((w >> 11).astype(jnp.float64) + 0.5) * 2.0**-53
+        w = jax.random.bits(generator, shape, jnp.uint32)
+        return uniform_from_words(jnp, w, jnp.float32)
+
+    # -- the portable stream ----------------------------------------------------------
+    def philox_words(
+        self, seed: Any, stream: int, starts: list[int], length: int, device: Any
+    ) -> Any:
+        lo, hi = _split_starts(starts)
+        return stream_words(seed, stream, lo, hi, length)
+
+    # -- placement --------------------------------------------------------------------
+    def finalize(self, x: Any, dtype: Any, device: Any) -> Any:
+        if x.dtype != dtype:
+            x = x.astype(dtype)
+        return x if device is None else jax.device_put(x, _device(device))
+
+    def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
+        return self.finalize(jnp.asarray(a, dtype=dtype), dtype, device)
+
+
+class _Keys:
+    """A key used for several draws in one call: the key itself, then ``fold_in(key, i)``.
+
+    JAX keys are values, not states; schemes that draw twice (``sparse``: values and
+    ranks) would otherwise get the same bits twice.
+    """
+
+    __slots__ = ("count", "key")
+
+    def __init__(self, key: Any) -> None:
+        self.key, self.count = key, 0
+
+    def next(self) -> Any:
+        self.count += 1
+        return self.key if self.count == 1 else jax.random.fold_in(self.key, self.count - 1)
+
+
+def _raw_key_shape() -> tuple[int, ...]:
+    global _RAW_KEY_SHAPE
+    if _RAW_KEY_SHAPE is None:
+        _RAW_KEY_SHAPE = tuple(jax.eval_shape(lambda: jax.random.PRNGKey(0)).shape)
+    return _RAW_KEY_SHAPE
+
+
+_RAW_KEY_SHAPE: tuple[int, ...] | None = None
+
+
+def _device(device: Any) -> Any:
+    if isinstance(device, str):
+        kind, _, num = device.partition(":")
+        try:
+            return jax.devices(kind)[int(num or 0)]
+        except (RuntimeError, IndexError):
+            raise ValueError(f"device={device!r} is not available here: {jax.devices()}") from None
+    return device
+
+
+BACKEND = JaxBackend()
+
+
+# --------------------------------------------------------------------------- initializer
+
+
+def _key_or_seed(key: Any) -> Native | Portable:
+    """Native for a PRNG key, Portable for an int (static) or an integer scalar (traced)."""
+    if key is None:
+        BACKEND.default_generator()
+    if BACKEND.is_generator(key):
+        return Native(key if isinstance(key, _Keys) else _Keys(key))
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        src = _source(BACKEND, operator.index(key))
+        assert isinstance(src, Portable)
+        return src
+    dt = getattr(key, "dtype", None)
+    if dt is not None and jnp.issubdtype(dt, jnp.integer) and np.ndim(key) == 0:
+        return Portable(key)  # type: ignore[arg-type]  # traced seed: words built in-graph
+    raise TypeError(
+        f"key={key!r} is not allowed: pass a JAX PRNG key (jax.random.key(0) or "
+        f"jax.random.PRNGKey(0)) or an int seed in [0, 2**64)"
+    )
+
+
+class Initializer:
+    """A scheme as a ``jax.nn.initializers``-style function ``init(key, shape, dtype)``.
+
+    Use it as a Flax ``kernel_init=``/``bias_init=``. ``key`` is a PRNG key (JAX's
+    stream) or an int seed (the portable stream); ``shape`` must be static.
+
+    >>> import jax
+    >>> from varinit.adapters.jax import Initializer
+    >>> Initializer("glorot_uniform", in_axis=0, out_axis=1)(3, (4, 5)).shape
+    (4, 5)
+    """
+
+    __slots__ = ("__weakref__", "_fan_kw", "_layout", "_overrides", "scheme")  # jit needs weakrefs
+
+    def __init__(self, scheme: str | Scheme, **overrides: Any) -> None:
+        self._overrides = dict(overrides)
+        self._layout = str(overrides.pop("layout", "in_out"))
+        self._fan_kw = {k: overrides.pop(k) for k in FAN_KEYS if k in overrides}
+        self.scheme = get(scheme, **overrides)  # unknown schemes/params fail here
+
+    def plan(self, shape: int | Sequence[int]) -> Plan:
+        """The resolved plan (distribution and its numbers) at ``shape``."""
+        dims = normalize_shape(shape)
+        if not math.prod(dims):
+            return Plan("constant")
+        return resolve(self.scheme, dims, self._layout, self._fan_kw)
+
+    def __call__(
+        self, key: Any, shape: int | Sequence[int], dtype: Any = None, out_sharding: Any = None
+    ) -> Any:
+        dims = normalize_shape(shape)
+        work, out = BACKEND.resolve_dtype(dtype)
+        p = self.plan(dims)
+        x = sample(BACKEND, p, dims, _key_or_seed(key), work, out)
+        if out_sharding is not None:
+            x = jax.device_put(x, out_sharding)
+        return x
+
+    def __repr__(self) -> str:
+        kw = "".join(f", {k}={v!r}" for k, v in self._overrides.items())
+        return f"initializer({self.scheme.name!r}{kw})"
+
+
+def initializer(scheme: str | Scheme, **overrides: Any) -> Initializer:
+    """``init(key_or_seed, shape, dtype=None)`` for ``scheme``, like ``jax.nn.initializers``.
+
+    Fans follow ``in_out`` (dense ``(in, out)``, conv ``(*kernel, in, out)``); pass
+    ``in_axis``/``out_axis``/``batch_axis`` exactly as to
+    ``jax.nn.initializers.variance_scaling``; other keywords override the scheme.
+
+    >>> import jax, flax.linen as nn
+    >>> from varinit.adapters.jax import initializer
+    >>> layer = nn.Dense(8, kernel_init=initializer("he_normal"))
+    >>> params = layer.init(jax.random.key(0), jax.numpy.ones((1, 4)))
+    >>> params["params"]["kernel"].shape
+    (4, 8)
+    """
+    return Initializer(scheme, **overrides)
+
+
+# --------------------------------------------------------------------------- sharding
+
+
+def _slice_key(index: tuple[slice, ...]) -> tuple[tuple[int, int, int], ...]:
+    return tuple((s.start, s.stop, s.step) for s in index)
+
+
+def init_sharded(
+    scheme: str | Scheme,
+    shape: int | Sequence[int],
+    sharding: jax.sharding.Sharding,
+    seed: Any,
+    dtype: Any = None,
+    *,
+    stream: int = 0,
+    **overrides: Any,
+) -> jax.Array:
+    """A global array laid out by ``sharding``, each device drawing only its own block.
+
+    With an int ``seed`` (portable stream) the values are the same for every mesh and
+    partitioning and equal the unsharded jitted array bit for bit (NumPy's
+    ``varinit.init(..., seed=seed)`` agrees to float32 rounding: XLA fuses a*b+c into
+    FMAs). Each device computes only its own block, the core's ``index=`` rows of the
+    global C-order stream, in one jitted kernel per block shape whose row starts are
+    traced arguments. Structured schemes (orthogonal, ...) need the whole matrix: they
+    are drawn once, then distributed. A PRNG key gives JAX's stream under
+    ``jit(out_shardings=...)``.
+
+    >>> import jax, numpy as np
+    >>> from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    >>> from varinit.adapters.jax import init_sharded, initializer
+    >>> mesh = Mesh(np.array(jax.devices()), ("x",))
+    >>> w = init_sharded("he_normal", (64, 32), NamedSharding(mesh, P("x")), seed=0)
+    >>> whole = jax.jit(lambda: initializer("he_normal")(0, (64, 32)))()
+    >>> bool((w == whole).all())
+    True
+    """
+    dims = normalize_shape(shape)
+    layout = overrides.pop("layout", "in_out")
+    work, out = BACKEND.resolve_dtype(dtype)
+    _, p = _plan_of(scheme, dims, layout=layout, **overrides) if math.prod(dims) else (
+        None, Plan("constant"))
+    if BACKEND.is_generator(seed):
+        fn = jax.jit(lambda k: sample(BACKEND, p, dims, Native(_Keys(k)), work, out),
+                     out_shardings=sharding)
+        return fn(seed)  # type: ignore[no-any-return]
+    src = _source(BACKEND, seed, stream)
+    if seed is None or not isinstance(src, Portable):
+        BACKEND.default_generator()
+    assert isinstance(src, Portable)
+    if not p.elementwise or p.kind == "constant":
+        full = jax.jit(lambda: sample(BACKEND, p, dims, src, work, out))()
+        placed: jax.Array = jax.device_put(full, sharding)
+        return placed
+    kernels: dict[tuple[int, ...], Any] = {}
+    blocks = []
+    for device, index in sharding.addressable_devices_indices_map(dims).items():
+        idx = tuple(index) if index is not None else (slice(None),) * len(dims)
+        block, starts, length = _rows(dims, idx)
+        if math.prod(block) == 0:
+            blocks.append(jax.device_put(jnp.zeros(block, out), device))
+            continue
+        per = 2 if work == np.float64 else 1
+        lo, hi = _split_starts([s * per for s in starts])
+        kernel = kernels.get(block)
+        if kernel is None:
+            kernel = kernels[block] = _block_kernel(p, src, block, length, work, out)
+        blocks.append(kernel(jax.device_put(lo, device), jax.device_put(hi, device)))
+    arr: jax.Array = jax.make_array_from_single_device_arrays(dims, sharding, blocks)
+    return arr
+
+
+def _block_kernel(
+    p: Plan, src: Portable, block: tuple[int, ...], length: int, work: Any, out: Any
+) -> Any:
+    per = 2 if work == np.float64 else 1
+
+    @jax.jit
+    def kernel(lo: Any, hi: Any) -> Any:
+        w = stream_words(src.seed, src.stream, lo, hi, length * per)
+        u = uniform_from_words(jnp, w, work)
+        return jnp.reshape(transform(jnp, p, u, fence=JaxBackend.fence), block).astype(out)
+
+    return kernel

@@ -1,0 +1,360 @@
+"""TensorFlow: a namespace shim for the one sampler, TF's Philox kernel, ``initializer``.
+
+array-api-compat does not cover TensorFlow, so :class:`TFNamespace` supplies exactly the
+array functions the core sampler calls (``NAMESPACE`` lists them; a test holds the list to
+the core's source). The portable stream uses ``StatelessRandomUniformFullIntV2`` (alg=1,
+Philox4x32-10): the same words as ``varinit._philox.words``, at native speed. A
+``tf.random.Generator`` selects the native stream; ``seed=None`` uses TF's global
+generator.
+
+>>> import tensorflow as tf
+>>> from varinit.adapters.tensorflow import initializer
+>>> init = initializer("he_normal", seed=0)
+>>> v = tf.Variable(init((256, 128)))
+>>> v.shape, v.dtype.name
+(TensorShape([256, 128]), 'float32')
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from varinit._api import plan as _plan
+from varinit._api import source
+from varinit._backend import Backend
+from varinit._fans import normalize_shape
+from varinit._philox import split_key
+from varinit._plan import FAN_KEYS, Plan
+from varinit._sampler import Native, Portable, Source, sample, uniform_from_words
+from varinit._table import get
+
+__all__ = ["BACKEND", "NAMESPACE", "TFNamespace", "TensorflowBackend", "initializer"]
+
+#: the array functions and dtypes the core (``_sampler``, ``_ndtri``, ``_philox``) calls
+NAMESPACE: tuple[str, ...] = (
+    # dtypes
+    "float32", "float64", "int32", "uint32", "uint64",
+    # creation and shape
+    "arange", "asarray", "full", "ones_like", "zeros_like", "reshape", "stack",
+    "permute_dims", "matrix_transpose", "diagonal", "astype",
+    # elementwise
+    "abs", "clip", "minimum", "sqrt", "where", "bitwise_right_shift",
+    # reductions, sorting, linear algebra
+    "any", "argsort", "linalg",
+)
+
+
+class _Linalg:
+    """``xp.linalg``: the two functions the orthogonal schemes use."""
+
+    @staticmethod
+    def qr(x: Any) -> tuple[Any, Any]:
+        q, r = tf.linalg.qr(x, full_matrices=False)
+        return q, r
+
+    @staticmethod
+    def diagonal(x: Any) -> Any:
+        return tf.linalg.diag_part(x)
+
+
+class TFNamespace:
+    """The Array-API subset the sampler uses, on TF ops (listed in ``NAMESPACE``).
+
+    >>> from varinit.adapters.tensorflow import TFNamespace
+    >>> xp = TFNamespace()
+    >>> xp.where(xp.asarray([1.0, -2.0]) < 0, 0.0, 1.0).numpy().tolist()
+    [1.0, 0.0]
+    """
+
+    float32 = tf.float32
+    float64 = tf.float64
+    int32 = tf.int32
+    uint32 = tf.uint32
+    uint64 = tf.uint64
+    linalg = _Linalg()
+
+    @staticmethod
+    def arange(n: int, *, dtype: Any = None, device: Any = None) -> Any:
+        r = tf.range(n, dtype=tf.int64)
+        return r if dtype is None else tf.cast(r, dtype)
+
+    @staticmethod
+    def asarray(obj: Any, *, dtype: Any = None, device: Any = None) -> Any:
+        if isinstance(obj, list | tuple) and dtype is not None:
+            obj = np.asarray(obj, dtype=tf.as_dtype(dtype).as_numpy_dtype)
+        return tf.convert_to_tensor(obj, dtype=dtype)
+
+    @staticmethod
+    def full(shape: Sequence[int], fill_value: float, *, dtype: Any = None,
+             device: Any = None) -> Any:
+        return tf.fill(list(shape), tf.constant(fill_value, dtype=dtype or tf.float32))
+
+    @staticmethod
+    def ones_like(x: Any) -> Any:
+        return tf.ones_like(x)
+
+    @staticmethod
+    def zeros_like(x: Any) -> Any:
+        return tf.zeros_like(x)
+
+    @staticmethod
+    def reshape(x: Any, shape: Sequence[int]) -> Any:
+        return tf.reshape(x, list(shape))
+
+    @staticmethod
+    def stack(arrays: Sequence[Any], *, axis: int = 0) -> Any:
+        return tf.stack(list(arrays), axis=axis)
+
+    @staticmethod
+    def permute_dims(x: Any, axes: Sequence[int]) -> Any:
+        return tf.transpose(x, perm=list(axes))
+
+    @staticmethod
+    def matrix_transpose(x: Any) -> Any:
+        return tf.linalg.matrix_transpose(x)
+
+    @staticmethod
+    def diagonal(x: Any) -> Any:
+        return tf.linalg.diag_part(x)
+
+    @staticmethod
+    def astype(x: Any, dtype: Any) -> Any:
+        return x if x.dtype == dtype else tf.cast(x, dtype)
+
+    @staticmethod
+    def abs(x: Any) -> Any:
+        return tf.abs(x)
+
+    @staticmethod
+    def clip(x: Any, min: float, max: float) -> Any:
+        return tf.clip_by_value(x, min, max)
+
+    @staticmethod
+    def minimum(x: Any, y: Any) -> Any:
+        return tf.minimum(x, y)
+
+    @staticmethod
+    def sqrt(x: Any) -> Any:
+        return tf.sqrt(x)
+
+    @staticmethod
+    def where(cond: Any, x: Any, y: Any) -> Any:
+        ref = x if tf.is_tensor(x) else y
+        if tf.is_tensor(ref):
+            x, y = tf.cast(x, ref.dtype), tf.cast(y, ref.dtype)
+        return tf.where(cond, x, y)
+
+    @staticmethod
+    def bitwise_right_shift(x: Any, n: int) -> Any:
+        return tf.bitwise.right_shift(x, tf.constant(n, dtype=x.dtype))
+
+    @staticmethod
+    def any(x: Any) -> Any:
+        return tf.reduce_any(x)
+
+    @staticmethod
+    def argsort(x: Any, *, axis: int = -1) -> Any:
+        return tf.argsort(x, axis=axis, stable=True)
+
+
+class TensorflowBackend(Backend):
+    """TensorFlow tensors through :class:`TFNamespace`; native stream: ``tf.random.Generator``."""
+
+    name = "tensorflow"
+    layout = "in_out"
+    mutable = False
+    wide = False
+    #: ``initializer`` runs elementwise draws at least this large as one cached graph
+    compile_min: int = 1 << 18
+    #: elements per independent chunk of that graph (the chunks run in parallel, in cache)
+    graph_chunk: int = 1 << 20
+    #: Grappler (and XLA) may fuse ``a * b + c`` or re-associate sums in a graph; a select
+    #: on a bound no value reaches keeps every product and sum rounded as written, so graph
+    #: and eager portable draws equal NumPy's bit for bit
+    fence = staticmethod(lambda x: tf.where(tf.abs(x) <= 3.0e38, x, tf.zeros((), x.dtype)))
+
+    @property
+    def xp(self) -> Any:
+        return _XP
+
+    def canonical_dtype(self, dtype: Any) -> Any:
+        try:
+            return tf.as_dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype={dtype!r} is not a TensorFlow dtype") from None
+
+    def is_half(self, dtype: Any) -> bool:
+        return tf.as_dtype(dtype) in (tf.float16, tf.bfloat16)
+
+    def is_generator(self, obj: Any) -> bool:
+        return isinstance(obj, tf.random.Generator)
+
+    def make_generator(self, seed: int) -> Any:
+        return tf.random.Generator.from_seed(seed, alg="philox")
+
+    def default_generator(self) -> Any:
+        return tf.random.get_global_generator()
+
+    def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        per = 2 if dtype == tf.float64 else 1
+        w = generator.uniform_full_int([math.prod(shape) * per], dtype=tf.uint32)
+        return tf.reshape(uniform_from_words(_XP, w, dtype), shape)
+
+    def philox_words(
+        self, seed: int, stream: int, starts: list[int], length: int, device: Any
+    ) -> Any:
+        """Words ``[s, s + length)`` from TF's stateless Philox kernel, one row per start."""
+        split_key(seed)
+        split_key(stream, "stream")
+        key = tf.constant([seed], dtype=tf.uint64)
+        lo, hi = min(starts), max(starts) + length
+        if len(starts) > 1 and hi - lo <= 2 * len(starts) * length:
+            # rows close together: one kernel call over the span, then gather the rows
+            span = _kernel(key, stream, lo, hi - lo)
+            idx = np.asarray(starts, dtype=np.int64)[:, None] - lo + np.arange(length)
+            return tf.gather(span, idx)
+        return tf.stack([_kernel(key, stream, s, length) for s in starts])
+
+    def device_of(self, x: Any) -> Any:
+        return getattr(x, "device", None)
+
+    def finalize(self, x: Any, dtype: Any, device: Any) -> Any:
+        x = x if x.dtype == dtype else tf.cast(x, dtype)
+        if device is not None:
+            with tf.device(device):
+                x = tf.identity(x)
+        return x
+
+    def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
+        return tf.constant(np.asarray(a), dtype=dtype)
+
+
+def _kernel(key: Any, stream: int, start: int, length: int) -> Any:
+    """Words ``[start, start + length)``: counter = (start's block, stream id), then slice."""
+    off, block = start & 3, start >> 2
+    counter = tf.constant([block, stream], dtype=tf.uint64)
+    n = off + length
+    w = tf.raw_ops.StatelessRandomUniformFullIntV2(
+        shape=[n], key=key, counter=counter, alg=1, dtype=tf.uint32
+    )
+    return w[off:] if off else w
+
+
+class _Fed(TensorflowBackend):
+    """Inside a compiled function: serves random words drawn outside it (see ``_draw``)."""
+
+    def __init__(self, words: Any) -> None:
+        self._words = words
+
+    def philox_words(
+        self, seed: int, stream: int, starts: list[int], length: int, device: Any
+    ) -> Any:
+        return tf.reshape(self._words, (1, length))
+
+    def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        return tf.reshape(uniform_from_words(_XP, self._words, dtype), shape)
+
+
+_COMPILED: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
+
+
+def _cached(key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+    fn = _COMPILED.get(key)
+    if fn is None:
+        fn = _COMPILED[key] = make()
+        if len(_COMPILED) > 64:
+            _COMPILED.popitem(last=False)
+    _COMPILED.move_to_end(key)
+    return fn
+
+
+def _native_fn(plan: Plan, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
+    """Native stream: the core ``sample`` on the generator's words, XLA-compiled."""
+
+    def run(words: Any) -> Any:
+        return sample(_Fed(words), plan, dims, Native(None), work, out)
+
+    fn: Callable[..., Any] = tf.function(run, jit_compile=True, autograph=False)
+    return fn
+
+
+def _portable_fn(plan: Plan, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
+    """Portable stream: a graph of independent chunks (kernel words -> core ``sample``).
+
+    The seed and stream id are inputs (no retracing per seed). The graph is not
+    XLA-compiled; the backend's ``fence`` keeps Grappler from fusing or re-associating the
+    arithmetic, so the values equal the other backends' bit for bit.
+    """
+    n = math.prod(dims)
+    per = 2 if work == tf.float64 else 1
+    step = BACKEND.graph_chunk
+
+    def run(key: Any, stream: Any) -> Any:
+        parts = []
+        for a in range(0, n, step):
+            m = min(step, n - a)
+            counter = tf.stack([tf.constant(a * per // 4, dtype=tf.uint64), stream])
+            w = tf.raw_ops.StatelessRandomUniformFullIntV2(
+                shape=[m * per], key=key, counter=counter, alg=1, dtype=tf.uint32
+            )
+            parts.append(sample(_Fed(w), plan, (m,), Portable(0), work, out))
+        return tf.reshape(parts[0] if len(parts) == 1 else tf.concat(parts, 0), dims)
+
+    fn: Callable[..., Any] = tf.function(run, autograph=False)
+    return fn
+
+
+def _draw(plan: Plan, dims: tuple[int, ...], src: Source, work: Any, out: Any) -> Any:
+    """Draw a whole tensor; large elementwise draws run as one cached graph."""
+    n = math.prod(dims)
+    if not plan.elementwise or plan.kind == "constant" or n < BACKEND.compile_min:
+        return sample(BACKEND, plan, dims, src, work, out)
+    key = (plan, dims, work, out, isinstance(src, Native))
+    if isinstance(src, Native):
+        per = 2 if work == tf.float64 else 1
+        words = src.generator.uniform_full_int([n * per], dtype=tf.uint32)
+        return _cached(key, lambda: _native_fn(plan, dims, work, out))(words)
+    fn = _cached(key, lambda: _portable_fn(plan, dims, work, out))
+    return fn(tf.constant([src.seed], dtype=tf.uint64), tf.constant(src.stream, dtype=tf.uint64))
+
+
+def initializer(
+    scheme: str, seed: Any = None, **overrides: Any
+) -> Callable[..., Any]:
+    """A TF initializer: ``init(shape, dtype=None) -> tf.Tensor`` (layout ``in_out``).
+
+    ``seed``: an int selects the portable stream (every call returns the same values, equal
+    to every other backend's); a ``tf.random.Generator`` its native stream (each call
+    advances it); ``None`` TF's global generator. Works eagerly and inside ``tf.function``.
+
+    >>> import tensorflow as tf
+    >>> from varinit.adapters.tensorflow import initializer
+    >>> w = tf.Variable(initializer("glorot_uniform", seed=1)((64, 32)))
+    >>> bool(tf.reduce_max(tf.abs(w)) <= (6 / 96) ** 0.5)
+    True
+    """
+    get(scheme, **{k: v for k, v in overrides.items() if k not in (*FAN_KEYS, "stream")})
+    stream = int(overrides.pop("stream", 0))
+    if seed is not None and not BACKEND.is_generator(seed):
+        source(BACKEND, seed, stream)  # validate the seed now
+
+    def init(shape: Any, dtype: Any = None, **kwargs: Any) -> Any:
+        dims = normalize_shape(tuple(shape.as_list()) if isinstance(shape, tf.TensorShape)
+                               else shape)
+        work, out = BACKEND.resolve_dtype(dtype)
+        _, p = _plan(scheme, dims, **overrides) if math.prod(dims) else (None, Plan("constant"))
+        return _draw(p, dims, source(BACKEND, seed, stream), work, out)
+
+    init.__name__ = f"varinit_{scheme}"
+    init.__doc__ = f"varinit {scheme!r} initializer: init(shape, dtype=None) -> tf.Tensor."
+    return init
+
+
+_XP = TFNamespace()
+BACKEND = TensorflowBackend()

@@ -1,0 +1,206 @@
+"""Which scheme suits an activation: read from the table's ``activations`` column.
+
+The candidates for an activation are the rows that list it. They are ranked by a rule,
+not by a second table: shape-agnostic variance-scaling rows first, then the row derived
+for the fewest activations (a rule made for this activation beats a general one), then
+the Keras/JAX truncated normal before the plain normal and the uniform, then table
+order. Activations that no row lists but that varinit can evaluate (or any callable)
+get advice computed from their second moment (:func:`varinit.gain`, ``method="moment"``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ._table import Scheme, get, schemes
+
+__all__ = ["Advice", "recommend"]
+
+# Why a scheme suits what it is listed for, keyed by the start of the scheme's name.
+_REASONS: dict[str, str] = {
+    "he_": "ReLU-like units such as {act} pass about half of the second moment of their input "
+           "(ReLU exactly half), so Var(w) = 2 / fan_in doubles the variance to keep the "
+           "pre-activation scale constant with depth (He et al. 2015){moment}",
+    "kaiming_": "torch's spelling of He et al. 2015: Var(w) = gain^2 / fan_in with gain sqrt(2) "
+                "for ReLU{moment}",
+    "glorot_": "to first order {act} is linear near 0, where Var(w) = 2 / (fan_in + fan_out) "
+               "balances the forward activations against the backward gradients "
+               "(Glorot & Bengio 2010){moment}",
+    "xavier_": "torch's untruncated Glorot & Bengio 2010: Var(w) = 2 / (fan_in + fan_out){moment}",
+    "lecun_": "Var(w) = 1 / fan_in keeps the variance of a layer's output equal to the second "
+              "moment of its input (LeCun et al. 1998){selu}{moment}",
+    "kumar_": "Kumar 2017 linearizes the activation at 0: Var(w) = 1 / (fan_in g'(0)^2 (1 + g(0)^2)), "
+              "12.8 / fan_in for the sigmoid (g(0) = 1/2, g'(0) = 1/4)",
+    "tf1_": "TensorFlow 1's variance_scaling_initializer, a truncated normal with factor 2 for ReLU",
+    "orthogonal": "an orthogonal matrix preserves norms exactly (Saxe et al. 2013); scale it by the "
+                  "activation's gain",
+    "identity": "starts each layer as a pass-through (Le et al. 2015); square 2-D weights only",
+    "dirac": "a convolution that passes its input through (Zagoruyko & Komodakis 2017)",
+    "delta_orthogonal": "orthogonal at the kernel centre: dynamical isometry for deep tanh CNNs "
+                        "(Xiao et al. 2018)",
+}
+
+# What the table cannot say in a row: where sources disagree.
+_NOTES: dict[str, str] = {
+    "sigmoid": "The sources disagree. Glorot & Bengio (2010) derived Var(w) = 2 / (fan_in + fan_out) "
+               "for activations that behave like the identity near 0; the sigmoid does not "
+               "(g(0) = 1/2, g'(0) = 1/4), and Kumar (2017) gets Var(w) = 12.8 / fan_in from its "
+               "slope at 0, 12.8 times Glorot's for square layers. Propagated exactly through a "
+               "deep sigmoid MLP neither keeps the pre-activation variance at 1: Glorot settles "
+               "near 0.27, Kumar near 4.4 (still in the sigmoid's responsive range); the exact "
+               "second-moment rule, varinit.gain('sigmoid', method='moment')**2 = 3.41, holds it "
+               "at 1. torch's gain table says 1 for the sigmoid.",
+    "linear": "Without a nonlinearity every rule that preserves variance works: lecun_* keeps the "
+              "forward signal exactly (Var(w) = 1 / fan_in), glorot_* compromises between the "
+              "forward and backward passes when fan_in != fan_out.",
+    "selu": "SELU's self-normalization (mean 0, variance 1 as a fixed point) holds only with "
+            "Var(w) = 1 / fan_in; torch's gain table uses 3/4 instead, a choice made for its "
+            "self-normalizing networks to keep gradients stable, which breaks the fixed point.",
+    "tanh": "Glorot's variance is right for tanh's linear regime only: through many layers the "
+            "signal decays slowly (like 1 / sqrt(depth)). torch's gain table multiplies the std "
+            "by 5/3, which gives the deep network a stable nonzero variance instead.",
+}
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A recommendation: ``varinit.init(advice.scheme, shape, **advice.overrides)``.
+
+    >>> import varinit
+    >>> a = varinit.recommend("relu")
+    >>> a.scheme, "he_uniform" in a.alternatives
+    ('he_normal', True)
+    """
+
+    activation: str
+    scheme: str
+    reason: str
+    alternatives: tuple[str, ...] = ()
+    note: str = ""
+    overrides: Mapping[str, float] = field(default_factory=dict)
+    computed: bool = False  # True when no table row lists the activation
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overrides", MappingProxyType(dict(self.overrides)))
+
+    def __str__(self) -> str:
+        over = ", ".join(f"{k}={v:.6g}" for k, v in self.overrides.items())
+        lines = [f"{self.activation}: {self.scheme}" + (f" ({over})" if over else ""),
+                 f"  why: {self.reason}"]
+        if self.alternatives:
+            lines.append(f"  alternatives: {', '.join(self.alternatives)}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        return "\n".join(lines)
+
+
+def _table_activations() -> dict[str, list[Scheme]]:
+    out: dict[str, list[Scheme]] = {}
+    for name in schemes():
+        s = get(name)
+        for act in s.activations:
+            if act != "any":
+                out.setdefault(act, []).append(s)
+    return out
+
+
+_DIST_RANK = {"truncated_normal": 0, "normal": 1, "uniform": 2}
+
+
+def _rank(order: list[str]) -> Callable[[Scheme], tuple[int, int, int, int]]:
+    def key(s: Scheme) -> tuple[int, int, int, int]:
+        dist = str(s.params.get("distribution", ""))
+        return (s.family != "variance_scaling", len(s.activations), _DIST_RANK.get(dist, 3),
+                order.index(s.name))
+    return key
+
+
+def _reason(scheme: str, act: str) -> str:
+    template = next((v for k, v in _REASONS.items() if scheme.startswith(k)), "listed for {act}")
+    moment = ""
+    try:
+        from ._gains import gain
+
+        g = gain(act, method="moment")
+        moment = f"; the exact second-moment rule gives Var(w) = {g * g:.3g} / fan_in for {act}"
+    except ValueError:
+        pass
+    selu = ("; for SELU it makes mean 0, variance 1 an attracting fixed point (Klambauer et al. "
+            "2017)") if act == "selu" else ""
+    return template.format(act=act, moment=moment if not scheme.startswith("kumar_") else "",
+                           selu=selu)
+
+
+def _computed(label: str, fn: Any) -> Advice:
+    from ._gains import gain
+
+    g = gain(fn, method="moment")
+    factor = g * g
+    if abs(factor - 2.0) <= 0.1 * 2.0:
+        scheme, over = "he_normal", dict[str, float]()
+    elif abs(factor - 1.0) <= 0.1:
+        scheme, over = "lecun_normal", {}
+    else:
+        scheme, over = "variance_scaling", {"factor": factor}
+    reason = (f"computed for {label}: E[phi(z)^2] = {1 / factor:.4g} for z ~ N(0, 1), so "
+              f"Var(w) = {factor:.4g} / fan_in keeps the second moment of the pre-activations at 1 "
+              f"(varinit.gain(..., method='moment') = {g:.4g})")
+    try:
+        k = gain(fn, method="kumar")
+        note = f"Kumar's rule (linearization at 0) gives Var(w) = {k * k:.4g} / fan_in instead."
+    except ValueError as e:
+        note = f"Kumar's rule does not apply here ({str(e).split(':')[0]})."
+    return Advice(label, scheme, reason, (), note, over, computed=True)
+
+
+def recommend(activation: str | Callable[[Any], Any]) -> Advice:
+    """The scheme for an activation, with the reason and the alternatives.
+
+    Names come from the table's ``activations`` column; a callable (or a name varinit
+    can evaluate but no row lists, such as ``softplus``) gets advice computed from
+    ``E[phi(z)^2]``. An unknown name raises ``ValueError`` listing the known ones.
+
+    >>> import varinit
+    >>> varinit.recommend("tanh").scheme, varinit.recommend("selu").scheme
+    ('glorot_normal', 'lecun_normal')
+    >>> a = varinit.recommend(lambda z: z * (z > 0))      # a ReLU written by hand
+    >>> a.scheme, a.computed
+    ('he_normal', True)
+    """
+    from ._activations import ACTIVATIONS, known, normalize
+    from ._activations import activation as named
+
+    if callable(activation) and not isinstance(activation, str):
+        label = getattr(activation, "__name__", "callable")
+        return _computed(f"the callable {label}", activation)
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a name (str) or a callable, got {activation!r}")
+    table = _table_activations()
+    key = normalize(activation)
+    if key not in table:
+        # aliases of the evaluator ("swish") may be what the table lists
+        raw = activation.strip().lower().replace("-", "_").replace(" ", "_")
+        key = raw if raw in table else key
+    if key not in table:
+        if key in ACTIVATIONS:
+            return _computed(key, named(key))  # evaluable, but no table row lists it
+        names = sorted(set(table) | set(known()))
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise ValueError(f"unknown activation {activation!r}{hint}; known: {', '.join(names)}")
+    order = schemes()
+    ranked = sorted(table[key], key=_rank(order))
+    best = ranked[0].name
+    return Advice(key, best, _reason(best, key), tuple(s.name for s in ranked[1:]),
+                  _NOTES.get(key, ""))
+
+
+def known_activations() -> list[str]:
+    """Every activation name :func:`recommend` accepts."""
+    from ._activations import known
+
+    return sorted(set(_table_activations()) | set(known()))
