@@ -19,3 +19,14 @@ INSTALLED = [b for b, m in (("numpy", "numpy"), ("torch", "torch"), ("jax", "jax
 @pytest.fixture(params=INSTALLED, ids=INSTALLED)
 def backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _restore_scheme_registry() -> object:
+    """Schemes a test registers do not leak into the next test."""
+    from varinit._table import _registry
+
+    reg = _registry()
+    rows, index = dict(reg.rows), dict(reg.index)
+    yield
+    reg.rows, reg.index = rows, index

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import difflib
 import math
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-
-import tomllib
 
 from ._errors import SchemeError, TableError, UnknownSchemeError
 from ._gains import GAIN_TABLE
