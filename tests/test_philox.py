@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import array_api_compat.numpy as xnp
@@ -37,8 +38,17 @@ def test_reference_matches_known_answers(ctr: list[int], key: list[int], expecte
     assert list(philox4x32_reference(ctr, key)) == expected
 
 
-@pytest.mark.parametrize("xp", [xnp, xps], ids=["numpy", "array_api_strict"])
-@pytest.mark.parametrize("wide", [True, False], ids=["wide", "narrow"])
+def _namespaces() -> list[object]:
+    out = [pytest.param(xnp, True, id="numpy-wide"), pytest.param(xnp, False, id="numpy-narrow"),
+           pytest.param(xps, True, id="strict-wide"), pytest.param(xps, False, id="strict-narrow")]
+    if importlib.util.find_spec("jax") is not None:
+        import jax.numpy as jnp
+
+        out.append(pytest.param(jnp, False, id="jax-narrow"))  # uint32 only without x64
+    return out
+
+
+@pytest.mark.parametrize("xp,wide", _namespaces())
 def test_array_kernel_matches_known_answers(xp: object, wide: bool) -> None:
     rows = _kat()
     dt = xp.uint64 if wide else xp.uint32  # type: ignore[attr-defined]
@@ -103,3 +113,10 @@ def test_numpy_fast_kernel_equals_the_array_api_kernel(seed: int, stream: int, s
     assert fast.dtype == np.uint32
     np.testing.assert_array_equal(fast, np.asarray(words(xnp, seed, stream, [start], length,
                                                          wide=False)))
+
+
+@pytest.mark.parametrize("xp,wide", _namespaces())
+def test_words_on_every_namespace(xp: object, wide: bool) -> None:
+    got = np.asarray(words(xp, 2**63 + 5, 2**40 + 7, [3, 2**34 + 1], 11, wide=wide))
+    ref = np.asarray(words(xnp, 2**63 + 5, 2**40 + 7, [3, 2**34 + 1], 11, wide=True))
+    np.testing.assert_array_equal(got, ref)

@@ -57,16 +57,17 @@ def _mulhilo(xp: Any, m: int, x: Any, wide: bool) -> tuple[Any, Any]:
     if isinstance(x, int):
         p = m * x
         return p >> 32, p & _MASK
+    c = xp.asarray(m, dtype=x.dtype)
     if wide:  # x is uint64 holding 32-bit values
-        p = x * m
-        return p >> 32, p & _MASK
+        p = x * c
+        return p >> 32, p & xp.asarray(_MASK, dtype=x.dtype)
     # uint32 only: 16-bit limbs
     mh, ml = m >> 16, m & 0xFFFF
     xh, xl = x >> 16, x & 0xFFFF
     ll, lh, hl, hh = xl * ml, xl * mh, xh * ml, xh * mh
     mid = (ll >> 16) + (lh & 0xFFFF) + (hl & 0xFFFF)
     hi = hh + (lh >> 16) + (hl >> 16) + (mid >> 16)
-    return hi, x * m
+    return hi, x * c
 
 
 def philox4x32(
@@ -79,10 +80,17 @@ def philox4x32(
     """
     c0, c1, c2, c3 = counter
     k0, k1 = key
+    arrays = [c for c in counter if not isinstance(c, int)]
+    # constants as 0-d arrays of the counters' dtype: some namespaces (JAX) read a bare
+    # Python int >= 2**31 as int32 and overflow
+    def const(v: Any) -> Any:
+        return xp.asarray(v, dtype=arrays[0].dtype) if isinstance(v, int) and arrays else v
+
     for _ in range(rounds):
         hi0, lo0 = _mulhilo(xp, _M0, c0, wide)
         hi1, lo1 = _mulhilo(xp, _M1, c2, wide)
-        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+        c0, c1, c2, c3 = (const(hi1) ^ const(c1) ^ const(k0), lo1,
+                          const(hi0) ^ const(c3) ^ const(k1), lo0)
         k0, k1 = (k0 + _W0) & _MASK, (k1 + _W1) & _MASK
     return c0, c1, c2, c3
 
@@ -110,7 +118,7 @@ def words(
     hi = [b >> 32 for b in base]
     if wide:
         c = lo + j
-        c0 = c & _MASK
+        c0 = c & xp.asarray(_MASK, dtype=itype)
         c1 = (c >> 32) + xp.reshape(xp.asarray(hi, dtype=itype, **kw), (-1, 1))
     else:
         c0 = lo + j
