@@ -1,0 +1,591 @@
+"""PyTorch: in-place ``init_``, whole-module ``init_module``, DTensor shards, drop-in names.
+
+>>> import torch
+>>> from varinit.adapters.torch import init_, init_module
+>>> w = init_(torch.empty(256, 128), "kaiming_normal", seed=0, nonlinearity="relu")
+>>> round(w.std().item() / (2 / 128) ** 0.5, 1)
+1.0
+>>> net = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+>>> summary = init_module(net, {"*.weight": "he_normal", "*.bias": "zeros"}, seed=0)
+>>> len(summary.touched)
+4
+
+Weights are read in torch's layout ``(out, in/groups, *kernel)`` (``layout="out_in"``). An
+int ``seed`` selects the portable Philox stream (the same bits as NumPy's
+``varinit.init(..., seed=s, layout="out_in")``); a ``torch.Generator`` (``generator=``)
+or ``seed=None`` (torch's default generator, so ``torch.manual_seed`` works) selects
+torch's own stream.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import array_api_compat.torch as atorch
+import torch
+
+from varinit._api import _split, source, stream_id
+from varinit._backend import Backend
+from varinit._philox import split_key
+from varinit._plan import Plan, resolve
+from varinit._sampler import Native, Portable, sample
+from varinit._table import Scheme
+
+__all__ = [
+    "BACKEND", "InitSummary", "TorchBackend", "dirac_", "eye_", "init_", "init_module",
+    "kaiming_normal_", "kaiming_uniform_", "lecun_normal_", "orthogonal_", "sparse_",
+    "trunc_normal_", "xavier_normal_", "xavier_uniform_",
+]
+
+_MASK = 0xFFFFFFFF
+_M0, _M1 = 0xD2511F53, 0xCD9E8D57
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_HALF_STEP = {torch.float32: 2.0**-25, torch.float64: 2.0**-54}
+_TOP = {torch.float32: 1.0 - 2.0**-24, torch.float64: 1.0 - 2.0**-53}
+_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------- Philox
+
+
+def _philox_int64(seed: int, stream: int, blocks: torch.Tensor) -> torch.Tensor:
+    """Philox4x32-10 of the 64-bit block indices ``blocks`` (int64, any shape): (..., 4) int64.
+
+    torch has no uint32/uint64 shifts or adds, so 32-bit words live in int64 and every
+    product ``c * M`` (< 2**64) wraps; its high word is ``(p >> 32) & MASK`` (arithmetic
+    shift, then mask) and its low word is only masked at the end: a low word enters the
+    next round through XOR alone, where the stale high bits are masked away with the rest.
+    """
+    k0, k1 = split_key(seed)
+    s0, s1 = split_key(stream, "stream")
+    c0: Any = blocks & _MASK  # a tensor, or a Python int while it is constant
+    hi_blocks = blocks >> 32
+    c1: Any = hi_blocks if bool((hi_blocks != 0).any()) else 0
+    # round 1: c2 = s0 and c3 = s1 are constants, so M1 * c2 is a Python int
+    p1 = _M1 * s0
+    p0 = c0 * _M0
+    c0 = (c1 ^ (p1 >> 32) ^ k0) if isinstance(c1, torch.Tensor) else ((c1 ^ (p1 >> 32) ^ k0) & _MASK)
+    c1 = p1 & _MASK
+    c2 = torch.bitwise_right_shift(p0, 32).bitwise_xor_(s1 ^ k1).bitwise_and_(_MASK)
+    c3: Any = p0
+    k0, k1 = (k0 + _W0) & _MASK, (k1 + _W1) & _MASK
+    if isinstance(c0, int):  # round 2: c0 is still a constant
+        q0 = (c0 * _M0) & (2**64 - 1)
+        q1 = c2 * _M1
+        c0 = torch.bitwise_right_shift(q1, 32).bitwise_xor_(c1 ^ k0).bitwise_and_(_MASK)
+        c2 = torch.bitwise_xor(c3, (q0 >> 32) ^ k1).bitwise_and_(_MASK)
+        c1, c3 = q1, q0 & _MASK
+        k0, k1 = (k0 + _W0) & _MASK, (k1 + _W1) & _MASK
+        start = 2
+    else:
+        c0 = c0.bitwise_and_(_MASK)
+        start = 1
+    if isinstance(c1, int):
+        c1 = torch.full_like(c2, c1)
+    if isinstance(c3, int):
+        c3 = torch.full_like(c2, c3)
+    t0, t1 = torch.empty_like(c2), torch.empty_like(c2)
+    for _ in range(start, 10):
+        torch.mul(c0, _M0, out=t0)  # new c3 (unmasked)
+        torch.mul(c2, _M1, out=t1)  # new c1 (unmasked)
+        torch.bitwise_right_shift(t1, 32, out=c0).bitwise_xor_(c1).bitwise_xor_(k0).bitwise_and_(_MASK)
+        torch.bitwise_right_shift(t0, 32, out=c2).bitwise_xor_(c3).bitwise_xor_(k1).bitwise_and_(_MASK)
+        c1, c3, t0, t1 = t1, t0, c3, c1
+        k0, k1 = (k0 + _W0) & _MASK, (k1 + _W1) & _MASK
+    return torch.stack((c0, c1.bitwise_and_(_MASK), c2, c3.bitwise_and_(_MASK)), dim=-1)
+
+
+def philox_words(
+    seed: int, stream: int, starts: list[int], length: int, device: Any = None
+) -> torch.Tensor:
+    """Words ``[s, s + length)`` of the portable stream for every start: (rows, length) int64.
+
+    The same values as ``varinit._philox.words`` (uint32 there; int64 here, since torch
+    cannot shift unsigned integers).
+    """
+    offs = [s & 3 for s in starts]
+    base = [s >> 2 for s in starts]
+    nb = (max(offs) + length + 3) // 4
+    if len(starts) == 1:
+        blocks = torch.arange(base[0], base[0] + nb, dtype=torch.int64, device=device)[None, :]
+    else:
+        b = torch.tensor(base, dtype=torch.int64, device=device)[:, None]
+        blocks = b + torch.arange(nb, dtype=torch.int64, device=device)[None, :]
+    out = _philox_int64(seed, stream, blocks).reshape(len(starts), 4 * nb)
+    if len(set(offs)) == 1:
+        return out[:, offs[0] : offs[0] + length]
+    idx = torch.tensor(offs, dtype=torch.int64, device=device)[:, None] + torch.arange(
+        length, dtype=torch.int64, device=device)[None, :]
+    return torch.gather(out, 1, idx)
+
+
+# --------------------------------------------------------------------------- backend
+
+
+class _Namespace:
+    """array-api-compat's torch namespace with a correctly rounded ``sqrt``.
+
+    torch's vectorized CPU ``sqrt`` (float32 and float64) is off by one ulp on some inputs
+    (about 20 % of float32 values on AVX-512); the portable stream needs IEEE's exactly
+    rounded square root, which NumPy's ufunc computes (CUDA's ``sqrt`` is exact already).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(atorch, name)
+        setattr(self, name, value)  # later lookups skip __getattr__
+        return value
+
+    @staticmethod
+    def sqrt(x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            return torch.sqrt(x)
+        import numpy as np
+
+        return torch.from_numpy(np.sqrt(x.detach().numpy()))
+
+
+_XP = _Namespace()
+
+
+class TorchBackend(Backend):
+    """torch tensors through array-api-compat; the native stream is a ``torch.Generator``."""
+
+    name = "torch"
+    layout = "out_in"
+    wide = False  # unused: philox_words below is torch's own int64 kernel
+    chunk = 1 << 20  # fastest of 2**16..2**20 on CPU (benchmarks/bench_torch.py): fewer op launches
+    transform_chunk = 1 << 20
+
+    @property
+    def xp(self) -> Any:
+        return _XP
+
+    def default_dtype(self) -> Any:
+        return torch.get_default_dtype()
+
+    def canonical_dtype(self, dtype: Any) -> Any:
+        if isinstance(dtype, torch.dtype):
+            return dtype
+        name = str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1]
+        found = getattr(torch, name, None)
+        if not isinstance(found, torch.dtype):
+            raise TypeError(f"dtype={dtype!r} is not a torch dtype")
+        return found
+
+    def is_half(self, dtype: Any) -> bool:
+        return dtype in (torch.float16, torch.bfloat16)
+
+    def is_generator(self, obj: Any) -> bool:
+        return isinstance(obj, torch.Generator)
+
+    def make_generator(self, seed: int) -> Any:
+        return torch.Generator().manual_seed(seed)
+
+    def default_generator(self) -> Any:
+        return torch.default_generator
+
+    def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        u = torch.empty(shape, dtype=dtype, device=generator.device).uniform_(generator=generator)
+        # [0, 1) on a 2**-24 (2**-53) grid on CPU -> the open interval (0, 1)
+        return u.add_(_HALF_STEP[dtype]).clamp_(max=_TOP[dtype])
+
+    def native_normal(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        return torch.empty(shape, dtype=dtype, device=generator.device).normal_(generator=generator)
+
+    def philox_words(
+        self, seed: int, stream: int, starts: list[int], length: int, device: Any
+    ) -> Any:
+        return philox_words(seed, stream, starts, length, device)
+
+    def empty(self, n: int, dtype: Any, device: Any) -> Any:
+        return torch.empty((n,), dtype=dtype, device=device)
+
+    def finalize(self, x: Any, dtype: Any, device: Any) -> Any:
+        return x.to(device=device, dtype=dtype) if device is not None else x.to(dtype=dtype)
+
+    def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
+        return torch.as_tensor(a).to(device=device, dtype=dtype)
+
+
+BACKEND = TorchBackend()
+
+
+# --------------------------------------------------------------------------- init_
+
+
+def _default_generator(device: torch.device) -> torch.Generator:
+    if device.type == "cpu":
+        return torch.default_generator
+    if device.type == "cuda":
+        idx = device.index if device.index is not None else torch.cuda.current_device()
+        return torch.cuda.default_generators[idx]
+    raise ValueError(
+        f"seed=None on a {device.type!r} tensor: torch has no default generator varinit can use "
+        "there; pass seed=<int> (portable stream) or generator=torch.Generator(device)"
+    )
+
+
+def _check_tensor(tensor: Any) -> None:
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"init_ fills a torch.Tensor in place, got {type(tensor).__name__}")
+    if tensor.is_meta:
+        raise ValueError(
+            f"tensor of shape {tuple(tensor.shape)} is on the meta device and has no storage to "
+            "fill; materialize it first (module.to_empty(device=...) or torch.empty_like(t, "
+            "device=...)), then call init_"
+        )
+    if tensor.dtype not in _FLOATS:
+        raise TypeError(
+            f"tensor has dtype {tensor.dtype}: init_ fills real floating tensors (float32, "
+            "float64, float16, bfloat16); an integer, bool or complex tensor cannot hold "
+            "these values"
+        )
+
+
+def _source(seed: Any, generator: Any, device: torch.device, stream: int) -> Native | Portable:
+    if generator is not None:
+        if seed is not None:
+            raise ValueError("pass seed= or generator=, not both")
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator={generator!r} is not a torch.Generator")
+        return Native(generator)
+    if seed is None:
+        return Native(_default_generator(device))
+    src = source(BACKEND, seed, stream)
+    return src
+
+
+def _is_dtensor(t: Any) -> bool:
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # pragma: no cover - torch built without distributed
+        return False
+    return isinstance(t, DTensor)
+
+
+def _dtensor_index(t: Any) -> tuple[Any, tuple[slice, ...]]:
+    """(local tensor, its block of the global tensor) for a Shard/Replicate DTensor."""
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    for p in t.placements:
+        if not (p.is_replicate() or p.is_shard()) or type(p).__name__ == "_StridedShard":
+            raise ValueError(
+                f"DTensor placement {p} is not supported by init_: use Shard(dim) or Replicate() "
+                "(a Partial tensor holds summands, not values)"
+            )
+    shape, offset = compute_local_shape_and_global_offset(t.shape, t.device_mesh, t.placements)
+    return t._local_tensor, tuple(slice(o, o + n) for o, n in zip(offset, shape, strict=True))
+
+
+def init_(
+    tensor: torch.Tensor,
+    scheme: str | Scheme,
+    *,
+    seed: Any = None,
+    generator: torch.Generator | None = None,
+    layout: str = "out_in",
+    stream: int = 0,
+    **overrides: Any,
+) -> torch.Tensor:
+    """Fill ``tensor`` in place from ``scheme`` (under ``torch.no_grad()``); return it.
+
+    ``seed=int``: the portable stream (bit-identical to NumPy's ``varinit.init(scheme,
+    shape, seed=seed, layout="out_in")``); ``generator=``: that ``torch.Generator``;
+    neither: torch's default generator. Fans come from ``(out, in/groups, *kernel)``
+    unless ``layout``, ``in_axis``/``out_axis``/``batch_axis``, ``groups`` or
+    ``fan_in``/``fan_out`` say otherwise; other keywords override the scheme. A DTensor
+    (Shard/Replicate) gets, on every rank, its slice of the global tensor (int seed only).
+
+    >>> import torch
+    >>> from varinit.adapters.torch import init_
+    >>> w = init_(torch.nn.Parameter(torch.empty(64, 32)), "glorot_uniform", seed=1)
+    >>> bool(w.abs().max() <= (6 / 96) ** 0.5), w.requires_grad
+    (True, True)
+    """
+    _check_tensor(tensor)
+    if layout not in ("out_in", "in_out"):
+        raise ValueError(f"layout={layout!r} is not allowed: layout must be 'out_in' or 'in_out'")
+    shape = tuple(int(d) for d in tensor.shape)
+    sch, fan_kw = _split(scheme, overrides)
+    if math.prod(shape) == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
+        return tensor
+    plan = resolve(sch, shape, layout, fan_kw)
+    work, out = BACKEND.resolve_dtype(tensor.dtype)
+    with torch.no_grad():
+        if _is_dtensor(tensor):
+            if generator is not None or seed is None:
+                raise ValueError(
+                    "a DTensor is filled from the portable stream so every rank draws its own "
+                    "slice of the same global tensor: pass seed=<int> (not a generator or None)"
+                )
+            local, index = _dtensor_index(tensor)
+            if local.numel():
+                src = _source(seed, None, local.device, stream)
+                x = sample(BACKEND, plan, shape, src, work, out, index=index, device=local.device)
+                local.copy_(x)
+            return tensor
+        src = _source(seed, generator, tensor.device, stream)
+        if isinstance(src, Native) and _native_in_place(tensor, plan, src.generator):
+            return tensor
+        x = sample(BACKEND, plan, shape, src, work, out, device=tensor.device)
+        tensor.copy_(x)
+    return tensor
+
+
+def _native_in_place(t: torch.Tensor, plan: Plan, gen: torch.Generator) -> bool:
+    """torch's own in-place kernels for uniform and normal (what torch.nn.init calls)."""
+    if t.dtype not in (torch.float32, torch.float64):
+        return False
+    if plan.kind == "uniform":
+        t.uniform_(plan.a, plan.b, generator=gen)
+        return True
+    if plan.kind == "normal":
+        t.normal_(plan.mean, plan.std, generator=gen)
+        return True
+    if plan.kind == "constant":
+        t.fill_(plan.mean)
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- init_module
+
+
+Rule = str | Scheme | tuple[str | Scheme, Mapping[str, Any]]
+Target = str | type | tuple[type, str]
+
+
+@dataclass(frozen=True)
+class Touched:
+    """One parameter ``init_module`` filled."""
+
+    name: str
+    shape: tuple[int, ...]
+    scheme: str
+    rule: str
+    std: float
+
+
+@dataclass
+class InitSummary:
+    """What ``init_module`` did: the parameters it filled and the ones it left alone."""
+
+    touched: list[Touched] = field(default_factory=list)
+    untouched: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        w = max([len(t.name) for t in self.touched] + [9])
+        lines = [f"{'parameter':<{w}}  {'shape':<18} {'scheme':<18} {'std':>9}  rule"]
+        for t in self.touched:
+            lines.append(f"{t.name:<{w}}  {t.shape!s:<18} {t.scheme:<18} {t.std:9.4g}  {t.rule}")
+        lines.append(f"{len(self.touched)} initialized, {len(self.untouched)} left alone"
+                     + (f": {', '.join(self.untouched)}" if self.untouched else ""))
+        return "\n".join(lines)
+
+
+def _rule_name(target: Any) -> str:
+    if isinstance(target, tuple):
+        return f"({target[0].__name__}, {target[1]!r})"
+    return target.__name__ if isinstance(target, type) else repr(target)
+
+
+def _check_target(target: Any) -> None:
+    ok = isinstance(target, str) or (isinstance(target, type) and issubclass(target, torch.nn.Module))
+    if (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], type)
+            and issubclass(target[0], torch.nn.Module) and isinstance(target[1], str)):
+        ok = True
+    if not ok:
+        raise TypeError(
+            f"rule target {target!r} is not allowed: use a name pattern such as '*.bias', a module "
+            "type such as torch.nn.Linear, or (module type, parameter name) such as "
+            "(torch.nn.Conv2d, 'weight')"
+        )
+
+
+def _matches(target: Any, qual: str, owner: torch.nn.Module, local: str) -> bool:
+    if isinstance(target, str):
+        return fnmatch.fnmatchcase(qual, target)
+    if isinstance(target, tuple):
+        return isinstance(owner, target[0]) and fnmatch.fnmatchcase(local, target[1])
+    return isinstance(owner, target)
+
+
+def _fan_overrides(owner: torch.nn.Module, local: str, shape: tuple[int, ...]) -> dict[str, Any]:
+    """Fans torch's layout does not show: grouped and transposed convs, and biases."""
+    from torch.nn.modules.conv import _ConvNd
+
+    weight = getattr(owner, "weight", None)
+    if isinstance(owner, _ConvNd) and isinstance(weight, torch.Tensor) and weight.dim() >= 3:
+        w = tuple(int(d) for d in weight.shape)
+        k, g = math.prod(w[2:]), int(owner.groups)
+        if owner.transposed:  # (in, out/groups, *k)
+            fi, fo = (w[0] // g) * k, w[1] * k
+        else:  # (out, in/groups, *k)
+            fi, fo = w[1] * k, (w[0] // g) * k
+        if local == "weight":
+            return {"fan_in": fi, "fan_out": fo, "groups": g}
+        return {"fan_in": fi, "fan_out": fo}
+    if len(shape) < 2 and isinstance(weight, torch.Tensor) and weight.dim() == 2:
+        return {"fan_in": int(weight.shape[1]), "fan_out": int(weight.shape[0])}
+    return {}
+
+
+def init_module(
+    module: torch.nn.Module,
+    rules: Mapping[Target, Rule] | Iterable[tuple[Target, Rule]],
+    *,
+    seed: Any = None,
+    strict: bool = True,
+) -> InitSummary:
+    """Initialize ``module``'s parameters by rules; return a summary (``print`` it).
+
+    A rule maps a target to a scheme (a name, or ``(name, {overrides})``). Targets: a
+    glob on qualified parameter names (``"encoder.*.weight"``), a module type (all its own
+    parameters), or ``(module type, parameter-name glob)``. The first matching rule wins;
+    parameters no rule matches are left alone. Grouped, depthwise and transposed
+    convolutions get their true fans, and a bias gets its layer's weight fans. With an int
+    ``seed``, parameter ``name`` uses stream ``varinit.stream_id(name)``, so its values do
+    not depend on construction order. ``strict``: a rule that matches nothing is an error.
+
+    >>> import torch
+    >>> from varinit.adapters.torch import init_module
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3, groups=8))
+    >>> s = init_module(net, {(torch.nn.Conv2d, "weight"): ("kaiming_normal", {"nonlinearity": "relu"}),
+    ...                       "*.bias": "zeros"}, seed=0)
+    >>> [t.name for t in s.touched]
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    """
+    items = list(rules.items()) if isinstance(rules, Mapping) else list(rules)
+    parsed: list[tuple[Any, str | Scheme, dict[str, Any]]] = []
+    for target, rule in items:
+        _check_target(target)
+        if isinstance(rule, tuple):
+            sch, kw = rule[0], dict(rule[1])
+        else:
+            sch, kw = rule, {}
+        _split(sch, kw)  # validate the scheme and its overrides now, before touching anything
+        parsed.append((target, sch, kw))
+    owners = {name: m for name, m in module.named_modules()}
+    used = [False] * len(parsed)
+    summary = InitSummary()
+    gen = seed if isinstance(seed, torch.Generator) else None
+    for qual, param in module.named_parameters():
+        owner_name, _, local = qual.rpartition(".")
+        owner = owners[owner_name]
+        for i, (target, sch, kw) in enumerate(parsed):
+            if not _matches(target, qual, owner, local):
+                continue
+            used[i] = True
+            shape = tuple(int(d) for d in param.shape)
+            fan_kw = {k: v for k, v in _fan_overrides(owner, local, shape).items()
+                      if not ({"fan_in", "fan_out", "in_axis", "out_axis", "groups"} & kw.keys())}
+            extra = fan_kw | kw
+            if gen is not None:
+                init_(param, sch, generator=gen, **extra)
+            else:
+                init_(param, sch, seed=seed, stream=stream_id(qual) if seed is not None else 0,
+                      **extra)
+            name = sch if isinstance(sch, str) else sch.name
+            std = _std_or_nan(sch, shape, extra)
+            summary.touched.append(Touched(qual, shape, str(name), _rule_name(target), std))
+            break
+        else:
+            summary.untouched.append(qual)
+    if strict:
+        for (target, _, _), u in zip(parsed, used, strict=True):
+            if not u:
+                names = [n for n, _ in module.named_parameters()]
+                raise ValueError(
+                    f"rule {_rule_name(target)} matches no parameter of {type(module).__name__} "
+                    f"(parameters: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}); "
+                    "fix the pattern, or pass strict=False to allow rules that match nothing"
+                )
+    return summary
+
+
+def _std_or_nan(sch: str | Scheme, shape: tuple[int, ...], kw: dict[str, Any]) -> float:
+    from varinit._api import std
+
+    try:
+        return std(sch, shape, layout="out_in", **kw)
+    except (ValueError, ArithmeticError):
+        return math.nan
+
+
+# --------------------------------------------------------------------------- drop-in names
+
+
+def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None,
+                    *, seed: Any = None) -> torch.Tensor:
+    """``torch.nn.init.xavier_uniform_``: U(+-gain * sqrt(6 / (fan_in + fan_out)))."""
+    return init_(tensor, "glorot_uniform", gain=gain, seed=seed, generator=generator)
+
+
+def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None,
+                   *, seed: Any = None) -> torch.Tensor:
+    """``torch.nn.init.xavier_normal_``: N(0, gain^2 * 2 / (fan_in + fan_out)), untruncated."""
+    return init_(tensor, "xavier_normal", gain=gain, seed=seed, generator=generator)
+
+
+def kaiming_uniform_(tensor: torch.Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
+                     *, seed: Any = None) -> torch.Tensor:
+    """``torch.nn.init.kaiming_uniform_``: U(+-gain(nonlinearity, a) * sqrt(3 / fan))."""
+    return init_(tensor, "kaiming_uniform", a=a, mode=mode, nonlinearity=nonlinearity,
+                 seed=seed, generator=generator)
+
+
+def kaiming_normal_(tensor: torch.Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
+                    *, seed: Any = None) -> torch.Tensor:
+    """``torch.nn.init.kaiming_normal_``: N(0, gain(nonlinearity, a)^2 / fan), untruncated."""
+    return init_(tensor, "kaiming_normal", a=a, mode=mode, nonlinearity=nonlinearity,
+                 seed=seed, generator=generator)
+
+
+def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: torch.Generator | None = None,
+                  *, seed: Any = None) -> torch.Tensor:
+    """``torch.nn.init.trunc_normal_``: N(mean, std^2) restricted to [a, b] (absolute bounds),
+    exact in the far tails (every value inside [a, b])."""
+    return init_(tensor, "trunc_normal", mean=mean, std=std, a=a, b=b, seed=seed,
+                 generator=generator)
+
+
+def orthogonal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None,
+                *, seed: Any = None) -> torch.Tensor:
+    """``torch.nn.init.orthogonal_``: gain times a (semi-)orthogonal matrix (rows = dim 0)."""
+    return init_(tensor, "orthogonal", gain=gain, seed=seed, generator=generator)
+
+
+def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
+            generator: torch.Generator | None = None, *, seed: Any = None) -> torch.Tensor:
+    """``torch.nn.init.sparse_``: N(0, std^2) with ceil(sparsity * rows) zeros per column."""
+    if tensor.dim() != 2:
+        raise ValueError(f"sparse_ needs a 2-D tensor, got shape {tuple(tensor.shape)}")
+    return init_(tensor, "sparse", sparsity=sparsity, std=std, seed=seed, generator=generator)
+
+
+def dirac_(tensor: torch.Tensor, groups: int = 1, *, seed: Any = None,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """``torch.nn.init.dirac_``: the identity convolution kernel, per group (no randomness)."""
+    return init_(tensor, "dirac", groups=groups, seed=seed, generator=generator)
+
+
+def eye_(tensor: torch.Tensor, *, seed: Any = None,
+         generator: torch.Generator | None = None) -> torch.Tensor:
+    """``torch.nn.init.eye_``: the (rectangular) identity matrix (no randomness)."""
+    return init_(tensor, "identity", seed=seed, generator=generator)
+
+
+def lecun_normal_(tensor: torch.Tensor, mode: str = "fan_in",
+                  generator: torch.Generator | None = None, *, seed: Any = None) -> torch.Tensor:
+    """LeCun normal as in Keras/JAX (torch has none): normal truncated at +-2 sigma, sigma
+    corrected so Var = 1 / fan_in."""
+    return init_(tensor, "lecun_normal", mode=mode, seed=seed, generator=generator)
