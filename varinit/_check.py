@@ -81,7 +81,7 @@ class CheckResult:
                 row += self.cells[s, b].render().ljust(w)
             lines.append(row)
         lines.append("")
-        lines.append("cells: measured std / expected std; ✓ = KS p >= 1e-3 and mean, variance "
+        lines.append("cells: std of the native stream's sample / expected std; ✓ = KS p >= 1e-3 and mean, variance "
                      "within 5 standard errors, for the portable and the native stream")
         lines.extend(self.notes)
         bad = [c for c in self.cells.values() if not c.ok]
@@ -157,8 +157,7 @@ def check_cell(scheme: str, backend: str | Backend) -> Cell:
         except Exception as e:  # a crash is a failure of the cell, reported with its type
             return Cell(scheme, label, False, std, expected,
                         f"{stream}: {type(e).__name__}: {e}")
-        if stream == "portable":
-            std = float(to_numpy(x).std())
+        std = float(to_numpy(x).std())  # the native stream's, where there is one
     return Cell(scheme, label, True, std, expected, streams=[s for s, _ in sources])
 
 
