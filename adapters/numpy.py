@@ -30,6 +30,7 @@ class NumpyBackend(Backend):
 
     name = "numpy"
     layout = "in_out"
+    index_setitem = True
     chunk = 1 << 15  # measured fastest with transform_chunk = 2**14 (benchmarks/bench_numpy.py)
 
     @property

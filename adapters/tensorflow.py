@@ -46,7 +46,7 @@ NAMESPACE: tuple[str, ...] = (
     # elementwise
     "abs", "clip", "minimum", "sqrt", "where", "bitwise_right_shift",
     # reductions, sorting, linear algebra
-    "any", "argsort", "linalg",
+    "any", "argsort", "nonzero", "linalg",
 )
 
 
@@ -157,6 +157,11 @@ class TFNamespace:
     @staticmethod
     def any(x: Any) -> Any:
         return tf.reduce_any(x)
+
+    @staticmethod
+    def nonzero(x: Any) -> tuple[Any, ...]:
+        at = tf.where(x)  # (count, ndim) int64 coordinates
+        return tuple(at[:, i] for i in range(at.shape[1]))
 
     @staticmethod
     def argsort(x: Any, *, axis: int = -1) -> Any:

@@ -157,6 +157,7 @@ class TorchBackend(Backend):
 
     name = "torch"
     layout = "out_in"
+    index_setitem = True
     wide = False  # unused: philox_words below is torch's own int64 kernel
     chunk = 1 << 20  # fastest of 2**16..2**20 on CPU (benchmarks/bench_torch.py): fewer op launches
     transform_chunk = 1 << 20

@@ -160,6 +160,20 @@ def test_far_tail_truncated_normal(a: float, b: float) -> None:
     assert stats.kstest(x.ravel(), dist.cdf).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("a,b", [(-2.0, 2.0), (-0.5, 3.0), (-3.0, 0.1), (4.0, 6.0), (-8.0, -7.0)])
+def test_native_truncated_normal_redraws_or_inverts_exactly(a: float, b: float) -> None:
+    # the native stream redraws what falls outside [a, b] when it holds >= half the mass (the
+    # first three cases) and inverts the CDF otherwise; both must give the exact law
+    n = 200_000
+    rng = np.random.default_rng(29)
+    x = varinit.init("trunc_normal", (n, 1), seed=rng, a=a, b=b, fan_in=1, fan_out=1).astype(float)
+    assert x.min() >= a and x.max() <= b
+    dist = stats.truncnorm(a, b)
+    se = math.sqrt(dist.var() / n)
+    assert abs(x.mean() - dist.mean()) < 5 * se
+    assert stats.kstest(x.ravel(), dist.cdf).pvalue > 1e-3
+
+
 def test_truncation_correction_constant() -> None:
     # std of N(0, 1) truncated at +-2: the constant every framework hard-codes
     from varinit._plan import truncated_std

@@ -76,6 +76,8 @@ def test_namespace_functions_agree_with_numpy() -> None:
     close(xp.linalg.diagonal(t).numpy(), np.diagonal(a))
     assert xp.astype(t, xp.float64).dtype == xp.float64
     assert bool(xp.any(t < 0)) and not bool(xp.any(t > 10))
+    for got, want in zip(xp.nonzero(t < 0), np.nonzero(a < 0), strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)
     np.testing.assert_array_equal(xp.argsort(t, axis=1).numpy(), np.argsort(a, axis=1, kind="stable"))
     np.testing.assert_array_equal(xp.arange(5, dtype=xp.uint32).numpy(), np.arange(5))
     w = xp.asarray([0xFFFFFFFF, 256, 7], dtype=xp.uint32)

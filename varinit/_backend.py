@@ -30,6 +30,8 @@ class Backend:
     layout: ClassVar[str] = "in_out"
     #: arrays support ``x[a:b] = y``, so large tensors are filled chunk by chunk
     mutable: ClassVar[bool] = True
+    #: ``x[int_index_arrays] = y`` works too (beyond the standard; NumPy, torch)
+    index_setitem: ClassVar[bool] = False
     #: uint64 arithmetic is available and fast (Philox uses 64-bit products)
     wide: ClassVar[bool] = True
     #: elements per chunk when filling a large tensor (random words / uniforms)

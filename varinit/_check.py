@@ -81,8 +81,9 @@ class CheckResult:
                 row += self.cells[s, b].render().ljust(w)
             lines.append(row)
         lines.append("")
-        lines.append("cells: std of the native stream's sample / expected std; ✓ = KS p >= 1e-3 and mean, variance "
-                     "within 5 standard errors, for the portable and the native stream")
+        lines.append("cells: std of the native stream's sample / expected std; ✓ = KS p >= 1e-3 "
+                     "and mean, variance within 5 standard errors, for the portable and the "
+                     "native stream")
         lines.extend(self.notes)
         bad = [c for c in self.cells.values() if not c.ok]
         for c in bad:

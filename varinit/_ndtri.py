@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 Fence = Callable[[Any], Any] | None
+#: False: pure array expressions; True: boolean-mask updates; "index": integer-index updates
+Eager = bool | Literal["index"]
 
 __all__ = ["log", "ndtr", "ndtri"]
 
@@ -80,14 +82,19 @@ def log(xp: Any, x: Any, xmin: float, fence: Fence = None) -> Any:
     """
     f = fence or _same
     f64 = x.dtype == xp.float64
-    m, e = x, xp.zeros_like(x)
-    k = 512 if f64 else 64
-    while k >= 1:
-        if 2.0**-k >= xmin / 2 or k == 1:  # a step that no element can need is skipped
-            small = m < 2.0**-k
-            m = xp.where(small, m * 2.0**k, m)
-            e = xp.where(small, e - k, e)
-        k //= 2
+    frexp = getattr(xp, "frexp", None)  # not in the standard; exact where a namespace has it
+    if frexp is not None:
+        m, ei = frexp(x)  # m in [0.5, 1): the same (m, e) the exact scalings below reach
+        e = xp.astype(ei, x.dtype)
+    else:
+        m, e = x, xp.zeros_like(x)
+        top = 512 if f64 else 64  # the largest power the dtype holds; twice covers subnormals
+        for i, k in enumerate([top] + [top >> j for j in range(top.bit_length())]):
+            need = xmin < 2.0**-k if i == 0 else 2.0**-k >= xmin / 2
+            if need or k == 1:  # a step that no element can need is skipped
+                small = m < 2.0**-k
+                m = xp.where(small, m * 2.0**k, m)
+                e = xp.where(small, e - k, e)
     # now m in [0.5, 1]; one more halving of the interval around 1
     low = m < 0.7071067811865476
     m = xp.where(low, m * 2.0, m)
@@ -104,24 +111,26 @@ def log(xp: Any, x: Any, xmin: float, fence: Fence = None) -> Any:
     return e * hi + (f(e * lo) + f(2.0 * s * poly))
 
 
-def _tail(xp: Any, p: Any, q: Any, coefs: Any, far: bool, pmin: float, fence: Fence) -> Any:
+def _tail(xp: Any, p: Any, coefs: Any, far: bool, pmin: float, fence: Fence) -> Any:
     f = fence or _same
     r = xp.sqrt(-log(xp, xp.minimum(p, 1.0 - p), pmin, fence))
     tail = _ratio(r - _CONST2, coefs[1], f)
     if far:
         tail = xp.where(r <= _SPLIT2, tail, _ratio(r - _SPLIT2, coefs[2], f))
-    return xp.where(q < 0, -tail, tail)
+    return xp.where(p < 0.5, -tail, tail)  # p < 1/2 exactly when q = p - 1/2 < 0
 
 
 def ndtri(
-    xp: Any, p: Any, *, pmin: float = 0.0, pmax: float = 1.0, eager: bool = False,
+    xp: Any, p: Any, *, pmin: float = 0.0, pmax: float = 1.0, eager: Eager = False,
     fence: Fence = None,
 ) -> Any:
     """Quantile of N(0, 1) at probabilities ``p`` (a real floating array in (0, 1)).
 
     ``pmin``/``pmax`` bound ``p`` when the caller knows them, so branches that no
     element can reach are not evaluated. ``eager=True`` (mutable arrays, data-dependent
-    shapes allowed) evaluates the tail formula only where it applies. ``fence`` is applied
+    shapes allowed) evaluates the tail formula only where it applies, updating through a
+    boolean mask (the standard) or, with ``eager="index"``, through integer indices (NumPy,
+    torch: half the cost, as the mask is scanned once). ``fence`` is applied
     to every product that feeds a sum; a backend whose compiler would fuse ``a * b + c``
     into one fused multiply-add (XLA) passes an identity it cannot see through, so every
     backend rounds the same way.
@@ -141,10 +150,14 @@ def ndtri(
     far = tail_lo <= 0.0 or math.sqrt(-math.log(tail_lo)) > _SPLIT2
     in_tail = xp.abs(q) > _SPLIT1
     if eager:  # arrays are mutable and shapes may depend on data: evaluate tails only there
-        if xp.any(in_tail):
-            central[in_tail] = _tail(xp, p[in_tail], q[in_tail], coefs, far, tail_lo, fence)
+        if eager == "index":
+            at = xp.nonzero(in_tail)
+            if at[0].shape[0]:
+                central[at] = _tail(xp, p[at], coefs, far, tail_lo, fence)
+        elif xp.any(in_tail):
+            central[in_tail] = _tail(xp, p[in_tail], coefs, far, tail_lo, fence)
         return central
-    return xp.where(in_tail, _tail(xp, p, q, coefs, far, tail_lo, fence), central)
+    return xp.where(in_tail, _tail(xp, p, coefs, far, tail_lo, fence), central)
 
 
 def ndtr(x: float) -> float:
