@@ -31,9 +31,10 @@ import torch
 
 from varinit._api import _split, source, stream_id
 from varinit._backend import Backend
+from varinit._ndtri import ndtr
 from varinit._philox import split_key
 from varinit._plan import Plan, resolve
-from varinit._sampler import Native, Portable, sample
+from varinit._sampler import Native, Portable, redraw_outside, sample
 from varinit._table import Scheme
 
 __all__ = [
@@ -340,7 +341,8 @@ def init_(
 
 
 def _native_in_place(t: torch.Tensor, plan: Plan, gen: torch.Generator) -> bool:
-    """torch's own in-place kernels for uniform and normal (what torch.nn.init calls)."""
+    """torch's own in-place kernels for uniform and normal (what torch.nn.init calls), and
+    the truncated normal by redrawing in place where [lo, hi] holds most of the mass."""
     if t.dtype not in (torch.float32, torch.float64):
         return False
     if plan.kind == "uniform":
@@ -351,6 +353,12 @@ def _native_in_place(t: torch.Tensor, plan: Plan, gen: torch.Generator) -> bool:
         return True
     if plan.kind == "constant":
         t.fill_(plan.mean)
+        return True
+    if plan.kind == "truncnorm" and t.is_contiguous() and ndtr(plan.hi) - ndtr(plan.lo) >= 0.5:
+        redraw_outside(BACKEND, gen, t.view(-1).normal_(generator=gen), plan.lo, plan.hi)
+        t.mul_(plan.std)
+        if plan.mean != 0.0:
+            t.add_(plan.mean)
         return True
     return False
 

@@ -154,26 +154,30 @@ def _rejected_normal(
     """N(0, 1) restricted to [lo, hi] by redrawing what falls outside, or None.
 
     Exact, and faster than the inverse CDF where most draws land inside: used on backends
-    with integer-index updates and a native normal kernel when [lo, hi] holds at least half the mass (about
-    96 % at the usual +-2 sigma, so each pass redraws ~4.6 % of the last one's count).
+    with integer-index updates and a native normal kernel when [lo, hi] holds at least half
+    the mass (about 95 % at the usual +-2 sigma, so each pass redraws ~4.6 % of the last).
     """
     if not be.index_setitem or ndtr(hi) - ndtr(lo) < 0.5:
         return None
-    xp = be.xp
-    n = math.prod(shape)
-    z = be.native_normal(gen, (n,), dtype)
+    z = be.native_normal(gen, (math.prod(shape),), dtype)
     if z is None:
         return None
+    return be.xp.reshape(redraw_outside(be, gen, z, lo, hi), shape)
+
+
+def redraw_outside(be: Backend, gen: Any, z: Any, lo: float, hi: float) -> Any:
+    """Redraw, in place, the entries of the 1-D standard normal ``z`` outside [lo, hi]."""
+    xp = be.xp
 
     def outside(x: Any) -> Any:
         return xp.abs(x) > hi if lo == -hi else (x < lo) | (x > hi)
 
     (at,) = xp.nonzero(outside(z))
     while at.shape[0]:
-        fresh = be.native_normal(gen, (at.shape[0],), dtype)
+        fresh = be.native_normal(gen, (at.shape[0],), z.dtype)
         z[at] = fresh
         at = at[xp.nonzero(outside(fresh))[0]]
-    return xp.reshape(z, shape)
+    return z
 
 
 
