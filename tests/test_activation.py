@@ -295,7 +295,21 @@ def test_cli_propagate_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_pa
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_propagate_overrides_reach_the_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    # tanh with N(0, 1) weights saturates (act std near 1); the override must be applied
+    args = _parse(["propagate", "--activation", "tanh", "--schemes", "normal:std=1,normal",
+                   "--depth", "6", "--width", "256", "--batch", "32"])
+    assert cmd_propagate(args) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert "normal(std=1)" in rows[1]
+    first, last = (next(r for r in rows if r and r[0] == k) for k in ("1", "6"))
+    assert float(last[1]) > 0.9  # std 1: saturated
+    assert float(last[2]) < 0.5 * float(first[2])  # std 0.05: the signal shrinks layer by layer
+
+
 @pytest.mark.parametrize("argv,msg", [
+    (["propagate", "--schemes", "normal:std"], "is not key=value"),
+    (["propagate", "--schemes", "normal:stdd=1"], "stdd=1 is not a parameter"),
     (["recommend", "relux"], "unknown activation"),
     (["propagate", "--schemes", "he_nrml"], "unknown initialization scheme"),
     (["propagate", "--activation", "relux", "--depth", "2"], "unknown activation"),

@@ -30,13 +30,40 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _schemes(text: str) -> list[str]:
+def _value(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _schemes(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """``he_normal,normal:std=1`` -> [("he_normal", {}), ("normal", {"std": 1})]."""
     from ._table import get
 
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
+    out = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        name, *pairs = item.split(":")
+        kw: dict[str, Any] = {}
+        for pair in pairs:
+            key, eq, value = pair.partition("=")
+            if not eq or not key.strip():
+                raise ValueError(
+                    f"--schemes entry {item!r}: {pair!r} is not key=value; write overrides as "
+                    "NAME:key=value, e.g. normal:std=1 or variance_scaling:factor=2:mode=fan_out"
+                )
+            kw[key.strip()] = _value(value.strip())
+        get(name, **kw)  # unknown names and bad overrides raise ValueError here
+        out.append((name, kw))
+    if not out:
         raise ValueError(f"--schemes {text!r} names no scheme; e.g. --schemes he_normal,glorot_normal")
-    return [get(n).name for n in names]  # unknown names raise UnknownSchemeError (a ValueError)
+    return out
 
 
 def cmd_propagate(args: argparse.Namespace) -> int:
@@ -49,7 +76,8 @@ def cmd_propagate(args: argparse.Namespace) -> int:
         if getattr(args, label) < 1:
             raise ValueError(f"--{label} {getattr(args, label)} is not allowed: it must be >= 1")
     results = [propagate(s, args.activation, depth=args.depth, width=args.width, batch=args.batch,
-                         seed=args.seed, backend=args.backend) for s in _schemes(args.schemes)]
+                         seed=args.seed, backend=args.backend, **kw)
+               for s, kw in _schemes(args.schemes)]
     print(comparison_table(results))
     if args.plot:
         path = plot(results, args.plot)
@@ -97,7 +125,8 @@ def add_subcommands(subparsers: Any) -> None:
                                "random MLP, per scheme")
     sp.add_argument("--activation", default="relu")
     sp.add_argument("--schemes", default="he_normal,glorot_normal,lecun_normal",
-                    help="comma-separated scheme names")
+                    help="comma-separated scheme names, each with optional overrides "
+                    "NAME:key=value[:key=value], e.g. glorot_normal,normal:std=1")
     sp.add_argument("--depth", type=int, default=50)
     sp.add_argument("--width", type=int, default=512)
     sp.add_argument("--batch", type=int, default=128)

@@ -144,7 +144,9 @@ def propagate(
         act = from_callable(activation)
     else:
         raise TypeError(f"activation must be a name (str) or a callable, got {activation!r}")
-    name = get(scheme).name  # fail early on an unknown scheme
+    name = get(scheme, **overrides).name  # fail early on an unknown scheme or override
+    if overrides:
+        name += "(" + ", ".join(f"{k}={v}" for k, v in overrides.items()) + ")"
     if inputs is None:
         h = init("normal", (batch, width), seed=seed, stream=stream_id("propagate/input"),
                  dtype="float32", std=1.0)
