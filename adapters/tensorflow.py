@@ -179,10 +179,12 @@ class TensorflowBackend(Backend):
     compile_min: int = 1 << 18
     #: elements per independent chunk of that graph (the chunks run in parallel, in cache)
     graph_chunk: int = 1 << 20
-    #: Grappler (and XLA) may fuse ``a * b + c`` or re-associate sums in a graph; a select
-    #: on a bound no value reaches keeps every product and sum rounded as written, so graph
-    #: and eager portable draws equal NumPy's bit for bit
-    fence = staticmethod(lambda x: tf.where(tf.abs(x) <= 3.0e38, x, tf.zeros((), x.dtype)))
+    #: Grappler (and XLA) may fuse ``a * b + c`` or re-associate sums in a graph (without a
+    #: fence about 0.2 % of portable normals differ from NumPy's in the last bit); a maximum
+    #: with a bound no value reaches (one cheap op, which no simplifier can drop without
+    #: knowing the values) keeps every product and sum rounded as written, so graph and
+    #: eager portable draws equal NumPy's bit for bit
+    fence = staticmethod(lambda x: tf.maximum(x, -3.0e38))
 
     @property
     def xp(self) -> Any:
