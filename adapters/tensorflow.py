@@ -175,16 +175,13 @@ class TensorflowBackend(Backend):
     layout = "in_out"
     mutable = False
     wide = False
-    #: ``initializer`` runs elementwise draws at least this large as one cached graph
+    #: ``initializer`` runs elementwise draws at least this large as one cached XLA function
     compile_min: int = 1 << 18
-    #: elements per independent chunk of that graph (the chunks run in parallel, in cache)
-    graph_chunk: int = 1 << 20
-    #: Grappler (and XLA) may fuse ``a * b + c`` or re-associate sums in a graph (without a
-    #: fence about 0.2 % of portable normals differ from NumPy's in the last bit); a maximum
-    #: with a bound no value reaches (one cheap op, which no simplifier can drop without
-    #: knowing the values) keeps every product and sum rounded as written, so graph and
-    #: eager portable draws equal NumPy's bit for bit
-    fence = staticmethod(lambda x: tf.maximum(x, -3.0e38))
+    #: XLA (and Grappler) may fuse ``a * b + c`` into one rounding or re-associate sums;
+    #: a select on a bound no value reaches keeps every product and sum rounded as written,
+    #: so compiled portable draws equal NumPy's bit for bit (without it about half of the
+    #: uniforms differ in the last bit; a ``maximum`` with that bound is not enough for XLA)
+    fence = staticmethod(lambda x: tf.where(tf.abs(x) <= 3.0e38, x, tf.zeros((), x.dtype)))
 
     @property
     def xp(self) -> Any:
@@ -281,54 +278,33 @@ def _cached(key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> Cal
     return fn
 
 
-def _native_fn(plan: Plan, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
-    """Native stream: the core ``sample`` on the generator's words, XLA-compiled."""
+def _compiled(plan: Plan, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
+    """The core ``sample`` on random words drawn outside, XLA-compiled: one fused pass.
+
+    Both streams feed it words (the stateless Philox kernel's for an int seed, the
+    generator's otherwise), so the same compiled function serves every seed. The backend's
+    ``fence`` keeps XLA from fusing products into sums, so portable values equal NumPy's
+    bit for bit.
+    """
 
     def run(words: Any) -> Any:
-        return sample(_Fed(words), plan, dims, Native(None), work, out)
+        return sample(_Fed(words), plan, dims, Portable(0), work, out)
 
     fn: Callable[..., Any] = tf.function(run, jit_compile=True, autograph=False)
     return fn
 
 
-def _portable_fn(plan: Plan, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
-    """Portable stream: a graph of independent chunks (kernel words -> core ``sample``).
-
-    The seed and stream id are inputs (no retracing per seed). The graph is not
-    XLA-compiled; the backend's ``fence`` keeps Grappler from fusing or re-associating the
-    arithmetic, so the values equal the other backends' bit for bit.
-    """
-    n = math.prod(dims)
-    per = 2 if work == tf.float64 else 1
-    step = BACKEND.graph_chunk
-
-    def run(key: Any, stream: Any) -> Any:
-        parts = []
-        for a in range(0, n, step):
-            m = min(step, n - a)
-            counter = tf.stack([tf.constant(a * per // 4, dtype=tf.uint64), stream])
-            w = tf.raw_ops.StatelessRandomUniformFullIntV2(
-                shape=[m * per], key=key, counter=counter, alg=1, dtype=tf.uint32
-            )
-            parts.append(sample(_Fed(w), plan, (m,), Portable(0), work, out))
-        return tf.reshape(parts[0] if len(parts) == 1 else tf.concat(parts, 0), dims)
-
-    fn: Callable[..., Any] = tf.function(run, autograph=False)
-    return fn
-
-
 def _draw(plan: Plan, dims: tuple[int, ...], src: Source, work: Any, out: Any) -> Any:
-    """Draw a whole tensor; large elementwise draws run as one cached graph."""
+    """Draw a whole tensor; large elementwise draws run as one cached XLA function."""
     n = math.prod(dims)
     if not plan.elementwise or plan.kind == "constant" or n < BACKEND.compile_min:
         return sample(BACKEND, plan, dims, src, work, out)
-    key = (plan, dims, work, out, isinstance(src, Native))
+    per = 2 if work == tf.float64 else 1
     if isinstance(src, Native):
-        per = 2 if work == tf.float64 else 1
         words = src.generator.uniform_full_int([n * per], dtype=tf.uint32)
-        return _cached(key, lambda: _native_fn(plan, dims, work, out))(words)
-    fn = _cached(key, lambda: _portable_fn(plan, dims, work, out))
-    return fn(tf.constant([src.seed], dtype=tf.uint64), tf.constant(src.stream, dtype=tf.uint64))
+    else:
+        words = _kernel(tf.constant([src.seed], dtype=tf.uint64), src.stream, 0, n * per)
+    return _cached((plan, dims, work, out), lambda: _compiled(plan, dims, work, out))(words)
 
 
 def initializer(

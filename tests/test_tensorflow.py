@@ -109,16 +109,14 @@ def test_kernel_words_equal_the_reference(seed: int, stream: int, starts: list[i
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("scheme", ["uniform", "glorot_uniform", "he_normal", "trunc_normal"])
-@pytest.mark.parametrize("shape", [(300, 200), (1024, 520)], ids=["eager", "graph"])
+@pytest.mark.parametrize("shape", [(300, 200), (1024, 520)], ids=["eager", "compiled"])
 def test_portable_values_match_numpy(scheme: str, dtype: str, shape: tuple[int, int]) -> None:
-    # (1024, 520) is above compile_min: uniform plans run as the cached chunked graph
+    # (1024, 520) is above compile_min: one cached XLA function on the kernel's words; the
+    # fence keeps XLA from fusing products into sums, so every value equals NumPy's
     a = varinit.init(scheme, shape, seed=21, dtype=dtype)
     b = vtf.initializer(scheme, seed=21)(shape, dtype)
     assert b.dtype.name == dtype and tuple(b.shape) == shape
-    if "uniform" in scheme:  # affine maps of the uniforms round identically
-        np.testing.assert_array_equal(b.numpy(), a)
-    else:
-        assert_same_stream(a, b, max_ulp=LOG_ULP)
+    np.testing.assert_array_equal(b.numpy(), a)
 
 
 def test_index_blocks_use_the_counter() -> None:
@@ -147,7 +145,7 @@ def test_every_scheme_matches_its_distribution(scheme: str, stream: str) -> None
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("scheme", ["he_normal", "glorot_uniform", "kaiming_normal"])
 def test_large_draws_on_both_streams(scheme: str, dtype: str) -> None:
-    shape = (1024, 512)  # above compile_min: portable graph, native XLA
+    shape = (1024, 512)  # above compile_min: both streams run the compiled function
     for seed in (41, tf.random.Generator.from_seed(42, alg="philox")):
         x = vtf.initializer(scheme, seed=seed)(shape, dtype=dtype)
         assert x.dtype.name == dtype
