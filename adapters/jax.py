@@ -139,8 +139,10 @@ def stream_words(seed: Any, stream: int, lo: Any, hi: Any, length: int) -> Any:
 
 def _split_starts(starts: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     a = [int(s) for s in starts]
-    return (np.asarray([s & _MASK for s in a], dtype=np.uint32),
-            np.asarray([s >> 32 for s in a], dtype=np.uint32))
+    return (
+        np.asarray([s & _MASK for s in a], dtype=np.uint32),
+        np.asarray([s >> 32 for s in a], dtype=np.uint32),
+    )
 
 
 # --------------------------------------------------------------------------- backend
@@ -160,9 +162,7 @@ class JaxBackend(Backend):
     #: to turn it off. A select on a bound no value reaches (|x| <= 3e38) is an identity the
     #: compiler cannot prove (``x == x`` it can, for values it knows are not NaN), so
     #: products stay rounded and jitted portable draws equal NumPy's bit for bit.
-    fence = staticmethod(
-        lambda x: jnp.where(jnp.abs(x) <= 3.0e38, x, jnp.zeros((), x.dtype))
-    )
+    fence = staticmethod(lambda x: jnp.where(jnp.abs(x) <= 3.0e38, x, jnp.zeros((), x.dtype)))
 
     @property
     def xp(self) -> Any:
@@ -185,7 +185,8 @@ class JaxBackend(Backend):
         if dt == np.float64 and not _x64_enabled():
             warnings.warn(
                 "dtype=float64 needs jax_enable_x64; drawing float32 instead (as JAX does)",
-                UserWarning, stacklevel=4,
+                UserWarning,
+                stacklevel=4,
             )
             return np.dtype(np.float32)
         return dt
@@ -237,9 +238,7 @@ class JaxBackend(Backend):
         return uniform_from_words(jnp, w, jnp.float32)
 
     # -- the portable stream ----------------------------------------------------------
-    def philox_words(
-        self, seed: Any, stream: int, starts: list[int], length: int, device: Any
-    ) -> Any:
+    def philox_words(self, seed: Any, stream: int, starts: list[int], length: int, device: Any) -> Any:
         lo, hi = _split_starts(starts)
         return stream_words(seed, stream, lo, hi, length)
 
@@ -415,11 +414,9 @@ def init_sharded(
     dims = normalize_shape(shape)
     layout = overrides.pop("layout", "in_out")
     work, out = BACKEND.resolve_dtype(dtype)
-    _, p = _plan_of(scheme, dims, layout=layout, **overrides) if math.prod(dims) else (
-        None, Plan("constant"))
+    _, p = _plan_of(scheme, dims, layout=layout, **overrides) if math.prod(dims) else (None, Plan("constant"))
     if BACKEND.is_generator(seed):
-        fn = jax.jit(lambda k: sample(BACKEND, p, dims, Native(_Keys(k)), work, out),
-                     out_shardings=sharding)
+        fn = jax.jit(lambda k: sample(BACKEND, p, dims, Native(_Keys(k)), work, out), out_shardings=sharding)
         return fn(seed)  # type: ignore[no-any-return]
     src = _source(BACKEND, seed, stream)
     if seed is None or not isinstance(src, Portable):
@@ -447,9 +444,7 @@ def init_sharded(
     return arr
 
 
-def _block_kernel(
-    p: Plan, src: Portable, block: tuple[int, ...], length: int, work: Any, out: Any
-) -> Any:
+def _block_kernel(p: Plan, src: Portable, block: tuple[int, ...], length: int, work: Any, out: Any) -> Any:
     per = 2 if work == np.float64 else 1
 
     @jax.jit

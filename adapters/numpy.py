@@ -67,9 +67,7 @@ class NumpyBackend(Backend):
     def empty(self, n: int, dtype: Any, device: Any) -> Any:
         return np.empty((n,), dtype=dtype)
 
-    def philox_words(
-        self, seed: int, stream: int, starts: list[int], length: int, device: Any
-    ) -> Any:
+    def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
         """Philox4x32-10 with NumPy's in-place ufuncs (same words as the Array-API kernel,
         about twice as fast: no temporaries)."""
         if len(starts) != 1:

@@ -39,14 +39,35 @@ __all__ = ["BACKEND", "NAMESPACE", "TFNamespace", "TensorflowBackend", "initiali
 #: the array functions and dtypes the core (``_sampler``, ``_ndtri``, ``_philox``) calls
 NAMESPACE: tuple[str, ...] = (
     # dtypes
-    "float32", "float64", "int32", "uint32", "uint64",
+    "float32",
+    "float64",
+    "int32",
+    "uint32",
+    "uint64",
     # creation and shape
-    "arange", "asarray", "full", "ones_like", "zeros_like", "reshape", "stack",
-    "permute_dims", "matrix_transpose", "diagonal", "astype",
+    "arange",
+    "asarray",
+    "full",
+    "ones_like",
+    "zeros_like",
+    "reshape",
+    "stack",
+    "permute_dims",
+    "matrix_transpose",
+    "diagonal",
+    "astype",
     # elementwise
-    "abs", "clip", "minimum", "sqrt", "where", "bitwise_right_shift",
+    "abs",
+    "clip",
+    "minimum",
+    "sqrt",
+    "where",
+    "bitwise_right_shift",
     # reductions, sorting, linear algebra
-    "any", "argsort", "nonzero", "linalg",
+    "any",
+    "argsort",
+    "nonzero",
+    "linalg",
 )
 
 
@@ -91,8 +112,7 @@ class TFNamespace:
         return tf.convert_to_tensor(obj, dtype=dtype)
 
     @staticmethod
-    def full(shape: Sequence[int], fill_value: float, *, dtype: Any = None,
-             device: Any = None) -> Any:
+    def full(shape: Sequence[int], fill_value: float, *, dtype: Any = None, device: Any = None) -> Any:
         return tf.fill(list(shape), tf.constant(fill_value, dtype=dtype or tf.float32))
 
     @staticmethod
@@ -210,9 +230,7 @@ class TensorflowBackend(Backend):
         w = generator.uniform_full_int([math.prod(shape) * per], dtype=tf.uint32)
         return tf.reshape(uniform_from_words(_XP, w, dtype), shape)
 
-    def philox_words(
-        self, seed: int, stream: int, starts: list[int], length: int, device: Any
-    ) -> Any:
+    def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
         """Words ``[s, s + length)`` from TF's stateless Philox kernel, one row per start."""
         split_key(seed)
         split_key(stream, "stream")
@@ -256,9 +274,7 @@ class _Fed(TensorflowBackend):
     def __init__(self, words: Any) -> None:
         self._words = words
 
-    def philox_words(
-        self, seed: int, stream: int, starts: list[int], length: int, device: Any
-    ) -> Any:
+    def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
         return tf.reshape(self._words, (1, length))
 
     def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
@@ -307,9 +323,7 @@ def _draw(plan: Plan, dims: tuple[int, ...], src: Source, work: Any, out: Any) -
     return _cached((plan, dims, work, out), lambda: _compiled(plan, dims, work, out))(words)
 
 
-def initializer(
-    scheme: str, seed: Any = None, **overrides: Any
-) -> Callable[..., Any]:
+def initializer(scheme: str, seed: Any = None, **overrides: Any) -> Callable[..., Any]:
     """A TF initializer: ``init(shape, dtype=None) -> tf.Tensor`` (layout ``in_out``).
 
     ``seed``: an int selects the portable stream (every call returns the same values, equal
@@ -328,8 +342,7 @@ def initializer(
         source(BACKEND, seed, stream)  # validate the seed now
 
     def init(shape: Any, dtype: Any = None, **kwargs: Any) -> Any:
-        dims = normalize_shape(tuple(shape.as_list()) if isinstance(shape, tf.TensorShape)
-                               else shape)
+        dims = normalize_shape(tuple(shape.as_list()) if isinstance(shape, tf.TensorShape) else shape)
         work, out = BACKEND.resolve_dtype(dtype)
         _, p = _plan(scheme, dims, **overrides) if math.prod(dims) else (None, Plan("constant"))
         return _draw(p, dims, source(BACKEND, seed, stream), work, out)

@@ -38,9 +38,21 @@ from varinit._sampler import Native, Portable, redraw_outside, sample
 from varinit._table import Scheme
 
 __all__ = [
-    "BACKEND", "InitSummary", "TorchBackend", "dirac_", "eye_", "init_", "init_module",
-    "kaiming_normal_", "kaiming_uniform_", "lecun_normal_", "orthogonal_", "sparse_",
-    "trunc_normal_", "xavier_normal_", "xavier_uniform_",
+    "BACKEND",
+    "InitSummary",
+    "TorchBackend",
+    "dirac_",
+    "eye_",
+    "init_",
+    "init_module",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "lecun_normal_",
+    "orthogonal_",
+    "sparse_",
+    "trunc_normal_",
+    "xavier_normal_",
+    "xavier_uniform_",
 ]
 
 _MASK = 0xFFFFFFFF
@@ -101,9 +113,7 @@ def _philox_int64(seed: int, stream: int, blocks: torch.Tensor) -> torch.Tensor:
     return torch.stack((c0, c1.bitwise_and_(_MASK), c2, c3.bitwise_and_(_MASK)), dim=-1)
 
 
-def philox_words(
-    seed: int, stream: int, starts: list[int], length: int, device: Any = None
-) -> torch.Tensor:
+def philox_words(seed: int, stream: int, starts: list[int], length: int, device: Any = None) -> torch.Tensor:
     """Words ``[s, s + length)`` of the portable stream for every start: (rows, length) int64.
 
     The same values as ``varinit._philox.words`` (uint32 there; int64 here, since torch
@@ -120,8 +130,10 @@ def philox_words(
     out = _philox_int64(seed, stream, blocks).reshape(len(starts), 4 * nb)
     if len(set(offs)) == 1:
         return out[:, offs[0] : offs[0] + length]
-    idx = torch.tensor(offs, dtype=torch.int64, device=device)[:, None] + torch.arange(
-        length, dtype=torch.int64, device=device)[None, :]
+    idx = (
+        torch.tensor(offs, dtype=torch.int64, device=device)[:, None]
+        + torch.arange(length, dtype=torch.int64, device=device)[None, :]
+    )
     return torch.gather(out, 1, idx)
 
 
@@ -199,9 +211,7 @@ class TorchBackend(Backend):
     def native_normal(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         return torch.empty(shape, dtype=dtype, device=generator.device).normal_(generator=generator)
 
-    def philox_words(
-        self, seed: int, stream: int, starts: list[int], length: int, device: Any
-    ) -> Any:
+    def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
         return philox_words(seed, stream, starts, length, device)
 
     def empty(self, n: int, dtype: Any, device: Any) -> Any:
@@ -393,8 +403,10 @@ class InitSummary:
         lines = [f"{'parameter':<{w}}  {'shape':<18} {'scheme':<18} {'std':>9}  rule"]
         for t in self.touched:
             lines.append(f"{t.name:<{w}}  {t.shape!s:<18} {t.scheme:<18} {t.std:9.4g}  {t.rule}")
-        lines.append(f"{len(self.touched)} initialized, {len(self.untouched)} left alone"
-                     + (f": {', '.join(self.untouched)}" if self.untouched else ""))
+        lines.append(
+            f"{len(self.touched)} initialized, {len(self.untouched)} left alone"
+            + (f": {', '.join(self.untouched)}" if self.untouched else "")
+        )
         return "\n".join(lines)
 
 
@@ -406,8 +418,13 @@ def _rule_name(target: Any) -> str:
 
 def _check_target(target: Any) -> None:
     ok = isinstance(target, str) or (isinstance(target, type) and issubclass(target, torch.nn.Module))
-    if (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], type)
-            and issubclass(target[0], torch.nn.Module) and isinstance(target[1], str)):
+    if (
+        isinstance(target, tuple)
+        and len(target) == 2
+        and isinstance(target[0], type)
+        and issubclass(target[0], torch.nn.Module)
+        and isinstance(target[1], str)
+    ):
         ok = True
     if not ok:
         raise TypeError(
@@ -492,14 +509,16 @@ def init_module(
                 continue
             used[i] = True
             shape = tuple(int(d) for d in param.shape)
-            fan_kw = {k: v for k, v in _fan_overrides(owner, local, shape).items()
-                      if not ({"fan_in", "fan_out", "in_axis", "out_axis", "groups"} & kw.keys())}
+            fan_kw = {
+                k: v
+                for k, v in _fan_overrides(owner, local, shape).items()
+                if not ({"fan_in", "fan_out", "in_axis", "out_axis", "groups"} & kw.keys())
+            }
             extra = fan_kw | kw
             if gen is not None:
                 init_(param, sch, generator=gen, **extra)
             else:
-                init_(param, sch, seed=seed, stream=stream_id(qual) if seed is not None else 0,
-                      **extra)
+                init_(param, sch, seed=seed, stream=stream_id(qual) if seed is not None else 0, **extra)
             name = sch if isinstance(sch, str) else sch.name
             std = _std_or_nan(sch, shape, extra)
             summary.touched.append(Touched(qual, shape, str(name), _rule_name(target), std))
@@ -530,71 +549,101 @@ def _std_or_nan(sch: str | Scheme, shape: tuple[int, ...], kw: dict[str, Any]) -
 # --------------------------------------------------------------------------- drop-in names
 
 
-def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None,
-                    *, seed: Any = None) -> torch.Tensor:
+def xavier_uniform_(
+    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
+) -> torch.Tensor:
     """``torch.nn.init.xavier_uniform_``: U(+-gain * sqrt(6 / (fan_in + fan_out)))."""
     return init_(tensor, "glorot_uniform", gain=gain, seed=seed, generator=generator)
 
 
-def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None,
-                   *, seed: Any = None) -> torch.Tensor:
+def xavier_normal_(
+    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
+) -> torch.Tensor:
     """``torch.nn.init.xavier_normal_``: N(0, gain^2 * 2 / (fan_in + fan_out)), untruncated."""
     return init_(tensor, "xavier_normal", gain=gain, seed=seed, generator=generator)
 
 
-def kaiming_uniform_(tensor: torch.Tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
-                     *, seed: Any = None) -> torch.Tensor:
+def kaiming_uniform_(
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+    *,
+    seed: Any = None,
+) -> torch.Tensor:
     """``torch.nn.init.kaiming_uniform_``: U(+-gain(nonlinearity, a) * sqrt(3 / fan))."""
-    return init_(tensor, "kaiming_uniform", a=a, mode=mode, nonlinearity=nonlinearity,
-                 seed=seed, generator=generator)
+    return init_(
+        tensor, "kaiming_uniform", a=a, mode=mode, nonlinearity=nonlinearity, seed=seed, generator=generator
+    )
 
 
-def kaiming_normal_(tensor: torch.Tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
-                    *, seed: Any = None) -> torch.Tensor:
+def kaiming_normal_(
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+    *,
+    seed: Any = None,
+) -> torch.Tensor:
     """``torch.nn.init.kaiming_normal_``: N(0, gain(nonlinearity, a)^2 / fan), untruncated."""
-    return init_(tensor, "kaiming_normal", a=a, mode=mode, nonlinearity=nonlinearity,
-                 seed=seed, generator=generator)
+    return init_(
+        tensor, "kaiming_normal", a=a, mode=mode, nonlinearity=nonlinearity, seed=seed, generator=generator
+    )
 
 
-def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0, generator: torch.Generator | None = None,
-                  *, seed: Any = None) -> torch.Tensor:
+def trunc_normal_(
+    tensor: torch.Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: torch.Generator | None = None,
+    *,
+    seed: Any = None,
+) -> torch.Tensor:
     """``torch.nn.init.trunc_normal_``: N(mean, std^2) restricted to [a, b] (absolute bounds),
     exact in the far tails (every value inside [a, b])."""
-    return init_(tensor, "trunc_normal", mean=mean, std=std, a=a, b=b, seed=seed,
-                 generator=generator)
+    return init_(tensor, "trunc_normal", mean=mean, std=std, a=a, b=b, seed=seed, generator=generator)
 
 
-def orthogonal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None,
-                *, seed: Any = None) -> torch.Tensor:
+def orthogonal_(
+    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
+) -> torch.Tensor:
     """``torch.nn.init.orthogonal_``: gain times a (semi-)orthogonal matrix (rows = dim 0)."""
     return init_(tensor, "orthogonal", gain=gain, seed=seed, generator=generator)
 
 
-def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
-            generator: torch.Generator | None = None, *, seed: Any = None) -> torch.Tensor:
+def sparse_(
+    tensor: torch.Tensor,
+    sparsity: float,
+    std: float = 0.01,
+    generator: torch.Generator | None = None,
+    *,
+    seed: Any = None,
+) -> torch.Tensor:
     """``torch.nn.init.sparse_``: N(0, std^2) with ceil(sparsity * rows) zeros per column."""
     if tensor.dim() != 2:
         raise ValueError(f"sparse_ needs a 2-D tensor, got shape {tuple(tensor.shape)}")
     return init_(tensor, "sparse", sparsity=sparsity, std=std, seed=seed, generator=generator)
 
 
-def dirac_(tensor: torch.Tensor, groups: int = 1, *, seed: Any = None,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+def dirac_(
+    tensor: torch.Tensor, groups: int = 1, *, seed: Any = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """``torch.nn.init.dirac_``: the identity convolution kernel, per group (no randomness)."""
     return init_(tensor, "dirac", groups=groups, seed=seed, generator=generator)
 
 
-def eye_(tensor: torch.Tensor, *, seed: Any = None,
-         generator: torch.Generator | None = None) -> torch.Tensor:
+def eye_(tensor: torch.Tensor, *, seed: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """``torch.nn.init.eye_``: the (rectangular) identity matrix (no randomness)."""
     return init_(tensor, "identity", seed=seed, generator=generator)
 
 
-def lecun_normal_(tensor: torch.Tensor, mode: str = "fan_in",
-                  generator: torch.Generator | None = None, *, seed: Any = None) -> torch.Tensor:
+def lecun_normal_(
+    tensor: torch.Tensor, mode: str = "fan_in", generator: torch.Generator | None = None, *, seed: Any = None
+) -> torch.Tensor:
     """LeCun normal as in Keras/JAX (torch has none): normal truncated at +-2 sigma, sigma
     corrected so Var = 1 / fan_in."""
     return init_(tensor, "lecun_normal", mode=mode, seed=seed, generator=generator)

@@ -26,8 +26,7 @@ def main() -> None:
     varinit.propagate("he_normal", "relu", depth=2, width=64)  # warm up imports
     for scheme, act in (("he_normal", "relu"), ("glorot_normal", "tanh")):
         t = _best(lambda s=scheme, a=act: varinit.propagate(s, a, depth=50, width=1024), 2)
-        print(f"propagate({scheme!r}, {act!r}, depth=50, width=1024, batch=128): {t:.2f} s "
-              f"(target < 5 s)")
+        print(f"propagate({scheme!r}, {act!r}, depth=50, width=1024, batch=128): {t:.2f} s (target < 5 s)")
     for act in ("relu", "elu", "gelu", "tanh"):
         varinit.gain(act, method="moment")  # nodes are cached after the first call
         t = _best(lambda a=act: varinit.gain(a, method="moment"), 20)

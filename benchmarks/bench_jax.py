@@ -37,10 +37,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=10)
     args = ap.parse_args()
     key = jax.random.key(0)
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {SHAPE} float32, "
-          f"best of {args.repeat}")
-    rows = [("he_normal", jax.nn.initializers.he_normal()),
-            ("glorot_uniform", jax.nn.initializers.glorot_uniform())]
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {SHAPE} float32, best of {args.repeat}")
+    rows = [
+        ("he_normal", jax.nn.initializers.he_normal()),
+        ("glorot_uniform", jax.nn.initializers.glorot_uniform()),
+    ]
     for name, anchor in rows:
         ref = jax.jit(lambda k, a=anchor: a(k, SHAPE, jnp.float32))
         ours = initializer(name)
@@ -53,9 +54,11 @@ def main() -> None:
             t_nat.append(best(native, key, args.repeat))
             t_port.append(best(portable, 0, args.repeat))
         r, n, p = min(t_ref), min(t_nat), min(t_port)
-        print(f"{name:15s} jax.nn {r * 1e3:7.1f} ms | native key {n * 1e3:7.1f} ms "
-              f"({n / r:.2f}x, target <= 1.2x) | portable seed {p * 1e3:7.1f} ms "
-              f"({p / r:.2f}x, target <= 1.5x)")
+        print(
+            f"{name:15s} jax.nn {r * 1e3:7.1f} ms | native key {n * 1e3:7.1f} ms "
+            f"({n / r:.2f}x, target <= 1.2x) | portable seed {p * 1e3:7.1f} ms "
+            f"({p / r:.2f}x, target <= 1.5x)"
+        )
     # the Philox multiply: 32x32->64 products (default) vs 16-bit limbs in uint32 only
     words = {}
     for label, x64 in (("64-bit products", vj._X64), ("16-bit limbs", None)):

@@ -43,8 +43,7 @@ def import_time(stmt: str, repeat: int = 5) -> float:
     times = []
     for _ in range(repeat):
         code = f"import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         times.append(float(out))
     return min(times)
 
@@ -62,8 +61,11 @@ def main() -> None:
     print(f"  numpy standard_normal(float32) {np_normal * 1e3:8.1f} ms")
     print(f"  numpy uniform(...).astype      {np_uniform * 1e3:8.1f} ms")
     print(f"  numpy random(float32)          {np_random * 1e3:8.1f} ms")
-    rows = [("xavier_normal", "normal", np_normal), ("glorot_uniform", "uniform", np_uniform),
-            ("he_normal", "normal (NumPy has no truncated normal)", np_normal)]
+    rows = [
+        ("xavier_normal", "normal", np_normal),
+        ("glorot_uniform", "uniform", np_uniform),
+        ("he_normal", "normal (NumPy has no truncated normal)", np_normal),
+    ]
     print(f"\n  {'scheme':<16}{'path':<10}{'ms':>8}  ratio")
     for scheme, label, ref in rows:
         nat = best(lambda s=scheme: varinit.init(s, SHAPE, seed=rng), n)
@@ -76,8 +78,10 @@ def main() -> None:
         print(f"  {scheme:<16}native    {peak_extra(lambda s=scheme: varinit.init(s, SHAPE, seed=rng)):.2f}x")
     t_np = import_time("import numpy")
     t_vi = import_time("import varinit")
-    print(f"\n  import numpy {t_np * 1e3:.1f} ms, import varinit {t_vi * 1e3:.1f} ms "
-          f"(+{(t_vi - t_np) * 1e3:.1f} ms)")
+    print(
+        f"\n  import numpy {t_np * 1e3:.1f} ms, import varinit {t_vi * 1e3:.1f} ms "
+        f"(+{(t_vi - t_np) * 1e3:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -45,21 +45,23 @@ def main() -> None:
     args = parser.parse_args()
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("run with KERAS_BACKEND=tensorflow (or unset)")
-    pairs = [("he_normal", keras.initializers.HeNormal), ("glorot_uniform",
-                                                          keras.initializers.GlorotUniform)]
-    print(f"shape {SHAPE} float32, best of {args.repeat}, tf {tf.__version__}, "
-          f"keras {keras.__version__}")
+    pairs = [("he_normal", keras.initializers.HeNormal), ("glorot_uniform", keras.initializers.GlorotUniform)]
+    print(f"shape {SHAPE} float32, best of {args.repeat}, tf {tf.__version__}, keras {keras.__version__}")
     for scheme, cls in pairs:
         theirs = cls(seed=1)
-        ours = {"portable": initializer(scheme, seed=1),
-                "native": initializer(scheme, seed=tf.random.Generator.from_seed(1))}
+        ours = {
+            "portable": initializer(scheme, seed=1),
+            "native": initializer(scheme, seed=tf.random.Generator.from_seed(1)),
+        }
         builds = {k: first_call(lambda f=f: f(SHAPE)) for k, f in ours.items()}
         ref = best(lambda t=theirs: t(SHAPE), args.repeat)
         print(f"{scheme:15s} keras.initializers.{cls.__name__:14s} {ref * 1e3:8.1f} ms")
         for name, f in ours.items():
             t = best(lambda f=f: f(SHAPE), args.repeat)
-            print(f"{'':15s} varinit {name:9s} {t * 1e3:22.1f} ms   ratio {t / ref:5.2f}x"
-                  f"   (first call {builds[name] * 1e3:.0f} ms)")
+            print(
+                f"{'':15s} varinit {name:9s} {t * 1e3:22.1f} ms   ratio {t / ref:5.2f}x"
+                f"   (first call {builds[name] * 1e3:.0f} ms)"
+            )
 
 
 if __name__ == "__main__":

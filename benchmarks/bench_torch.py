@@ -38,17 +38,33 @@ def bench(device: str, repeat: int) -> None:
     g = torch.Generator(device=device).manual_seed(0)
     default = (type(vt.BACKEND).chunk, type(vt.BACKEND).transform_chunk)
     rows: list[tuple[str, Callable[[], object], Callable[[], object], str]] = [
-        ("xavier_uniform", lambda: torch.nn.init.xavier_uniform_(w, generator=g),
-         lambda: vt.xavier_uniform_(w, generator=g), "glorot_uniform"),
-        ("kaiming_normal", lambda: torch.nn.init.kaiming_normal_(w, generator=g),
-         lambda: vt.kaiming_normal_(w, generator=g), "kaiming_normal"),
-        ("trunc_normal", lambda: torch.nn.init.trunc_normal_(w, std=0.02, generator=g),
-         lambda: vt.trunc_normal_(w, std=0.02, generator=g), "trunc_normal"),
+        (
+            "xavier_uniform",
+            lambda: torch.nn.init.xavier_uniform_(w, generator=g),
+            lambda: vt.xavier_uniform_(w, generator=g),
+            "glorot_uniform",
+        ),
+        (
+            "kaiming_normal",
+            lambda: torch.nn.init.kaiming_normal_(w, generator=g),
+            lambda: vt.kaiming_normal_(w, generator=g),
+            "kaiming_normal",
+        ),
+        (
+            "trunc_normal",
+            lambda: torch.nn.init.trunc_normal_(w, std=0.02, generator=g),
+            lambda: vt.trunc_normal_(w, std=0.02, generator=g),
+            "trunc_normal",
+        ),
     ]
-    print(f"\n4096x4096 float32 on {device}, best of {repeat} (torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads)")
-    print(f"  {'torch.nn.init':<16}{'torch ms':>9}{'native ms':>10}{'ratio':>7}"
-          f"{'portable ms':>13}{'ratio':>7}  (chunk)")
+    print(
+        f"\n4096x4096 float32 on {device}, best of {repeat} (torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads)"
+    )
+    print(
+        f"  {'torch.nn.init':<16}{'torch ms':>9}{'native ms':>10}{'ratio':>7}"
+        f"{'portable ms':>13}{'ratio':>7}  (chunk)"
+    )
     for name, theirs, native, scheme in rows:
         t_ref = best(theirs, repeat, sync)
         t_nat = best(native, repeat, sync)
@@ -59,10 +75,14 @@ def bench(device: str, repeat: int) -> None:
             t = best(lambda s=scheme, k=kw: vt.init_(w, s, seed=0, **k), repeat, sync)
             portable.append((t, chunk))
         t_por, chunk = min(portable)
-        print(f"  {name:<16}{t_ref * 1e3:9.1f}{t_nat * 1e3:10.1f}{t_nat / t_ref:6.2f}x"
-              f"{t_por * 1e3:13.1f}{t_por / t_ref:6.2f}x  (2**{int(math.log2(chunk))})")
-        print("    portable by chunk: " + ", ".join(f"2**{int(math.log2(c))}: {t * 1e3:.0f} ms"
-                                                   for t, c in portable))
+        print(
+            f"  {name:<16}{t_ref * 1e3:9.1f}{t_nat * 1e3:10.1f}{t_nat / t_ref:6.2f}x"
+            f"{t_por * 1e3:13.1f}{t_por / t_ref:6.2f}x  (2**{int(math.log2(chunk))})"
+        )
+        print(
+            "    portable by chunk: "
+            + ", ".join(f"2**{int(math.log2(c))}: {t * 1e3:.0f} ms" for t, c in portable)
+        )
     type(vt.BACKEND).chunk, type(vt.BACKEND).transform_chunk = default
 
 

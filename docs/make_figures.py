@@ -28,8 +28,21 @@ def run() -> list[Path]:
     out = []
     for name, (act, schemes) in RUNS.items():
         path = FIGURES / name
-        argv = ["propagate", "--activation", act, "--schemes", schemes, "--depth", "50",
-                "--width", "512", "--seed", "0", "--plot", str(path)]
+        argv = [
+            "propagate",
+            "--activation",
+            act,
+            "--schemes",
+            schemes,
+            "--depth",
+            "50",
+            "--width",
+            "512",
+            "--seed",
+            "0",
+            "--plot",
+            str(path),
+        ]
         with contextlib.redirect_stdout(io.StringIO()):
             if main(argv) != 0:
                 raise SystemExit(f"varinit {' '.join(argv)} failed")

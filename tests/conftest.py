@@ -12,8 +12,11 @@ def _have(module: str) -> bool:
 
 
 #: backends whose framework is importable here; tests parametrize over these ids
-INSTALLED = [b for b, m in (("numpy", "numpy"), ("torch", "torch"), ("jax", "jax"),
-                            ("tensorflow", "tensorflow")) if _have(m)]
+INSTALLED = [
+    b
+    for b, m in (("numpy", "numpy"), ("torch", "torch"), ("jax", "jax"), ("tensorflow", "tensorflow"))
+    if _have(m)
+]
 
 
 @pytest.fixture(params=INSTALLED, ids=INSTALLED)

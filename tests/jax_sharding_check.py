@@ -72,8 +72,11 @@ def main() -> int:
         r_sharded = np.asarray(jax.jit(rnd, out_shardings=sharding)(key))
         numpy_ref = varinit.init(scheme, shape, seed=SEED)
         row = {
-            "mesh": list(mesh_shape), "spec": str(spec), "shape": list(shape),
-            "shard_shape": list(shard_shape), "kernels_compiled": len(kernels),
+            "mesh": list(mesh_shape),
+            "spec": str(spec),
+            "shape": list(shape),
+            "shard_shape": list(shard_shape),
+            "kernels_compiled": len(kernels),
             "blocks_computed": len(blocks),
             "equal_unsharded": bool(np.array_equal(np.asarray(a), whole)),
             "jit_out_shardings_equal": bool(np.array_equal(np.asarray(via_jit), whole)),
@@ -91,8 +94,7 @@ def main() -> int:
     rows, cols = jax.random.normal(key, (8, 96)), jax.random.normal(key, (64, 12))
     full = varinit.init("he_normal", (64, 96), seed=SEED, backend="jax")
     block_r = varinit.init("he_normal", (64, 96), seed=SEED, backend="jax", index=(slice(0, 8),))
-    block_c = varinit.init("he_normal", (64, 96), seed=SEED, backend="jax",
-                           index=(slice(None), slice(0, 12)))
+    block_c = varinit.init("he_normal", (64, 96), seed=SEED, backend="jax", index=(slice(None), slice(0, 12)))
     summary = {
         "devices": int(devices.size),
         "jax": jax.__version__,

@@ -17,11 +17,21 @@ from varinit.cli import main
 # --------------------------------------------------------------------------- advice
 
 
-@pytest.mark.parametrize("act,prefix", [
-    ("relu", "he_"), ("leaky_relu", "he_"), ("elu", "he_"), ("gelu", "he_"), ("silu", "he_"),
-    ("swish", "he_"), ("tanh", "glorot_"), ("selu", "lecun_normal"), ("linear", "lecun_"),
-    ("Leaky-ReLU", "he_"),
-])
+@pytest.mark.parametrize(
+    "act,prefix",
+    [
+        ("relu", "he_"),
+        ("leaky_relu", "he_"),
+        ("elu", "he_"),
+        ("gelu", "he_"),
+        ("silu", "he_"),
+        ("swish", "he_"),
+        ("tanh", "glorot_"),
+        ("selu", "lecun_normal"),
+        ("linear", "lecun_"),
+        ("Leaky-ReLU", "he_"),
+    ],
+)
 def test_recommend_follows_the_table(act: str, prefix: str) -> None:
     adv = varinit.recommend(act)
     assert adv.scheme.startswith(prefix)
@@ -72,15 +82,18 @@ def test_table_method_is_unchanged() -> None:
         varinit.gain(np.tanh)
 
 
-@pytest.mark.parametrize("act,param,expected", [
-    ("relu", None, math.sqrt(2)),
-    ("linear", None, 1.0),
-    (lambda z: z, None, 1.0),
-    ("leaky_relu", 0.2, math.sqrt(2 / 1.04)),
-    ("leaky_relu", None, math.sqrt(2 / (1 + 0.01**2))),
-    (lambda z: np.where(z > 0, z, -0.3 * z), None, math.sqrt(2 / 1.09)),  # |z| scaled
-    ("selu", None, 1.0),  # Klambauer's constants make E[selu(z)^2] = 1
-])
+@pytest.mark.parametrize(
+    "act,param,expected",
+    [
+        ("relu", None, math.sqrt(2)),
+        ("linear", None, 1.0),
+        (lambda z: z, None, 1.0),
+        ("leaky_relu", 0.2, math.sqrt(2 / 1.04)),
+        ("leaky_relu", None, math.sqrt(2 / (1 + 0.01**2))),
+        (lambda z: np.where(z > 0, z, -0.3 * z), None, math.sqrt(2 / 1.09)),  # |z| scaled
+        ("selu", None, 1.0),  # Klambauer's constants make E[selu(z)^2] = 1
+    ],
+)
 def test_moment_gain_closed_forms(act: object, param: float | None, expected: float) -> None:
     # tolerance: exact for piecewise-linear kinks; SELU's |z|^3 kink is below 1e-7 (docstring)
     assert varinit.gain(act, param, method="moment") == pytest.approx(expected, rel=1e-7)  # type: ignore[arg-type]
@@ -107,21 +120,28 @@ def test_moment_gain_of_smooth_activations_matches_a_dense_sum() -> None:
         assert varinit.gain(name, method="moment") == pytest.approx(1 / math.sqrt(dense), rel=1e-8)
 
 
-@pytest.mark.parametrize("act,expected", [
-    ("sigmoid", math.sqrt(12.8)),                 # g(0) = 1/2, g'(0) = 1/4
-    ("tanh", 1.0), ("linear", 1.0), ("gelu", 2.0), ("silu", 2.0),
-    ("softplus", 1 / (0.5 * math.sqrt(1 + math.log(2) ** 2))),
-    ("elu", 1.0),                                 # alpha = 1: differentiable at 0
-    (lambda z: 1 / (1 + np.exp(-z)), math.sqrt(12.8)),  # numeric g'(0)
-    (lambda z: np.tanh(3 * z), 1 / 3),
-])
+@pytest.mark.parametrize(
+    "act,expected",
+    [
+        ("sigmoid", math.sqrt(12.8)),  # g(0) = 1/2, g'(0) = 1/4
+        ("tanh", 1.0),
+        ("linear", 1.0),
+        ("gelu", 2.0),
+        ("silu", 2.0),
+        ("softplus", 1 / (0.5 * math.sqrt(1 + math.log(2) ** 2))),
+        ("elu", 1.0),  # alpha = 1: differentiable at 0
+        (lambda z: 1 / (1 + np.exp(-z)), math.sqrt(12.8)),  # numeric g'(0)
+        (lambda z: np.tanh(3 * z), 1 / 3),
+    ],
+)
 def test_kumar_gain(act: object, expected: float) -> None:
     assert varinit.gain(act, method="kumar") == pytest.approx(expected, rel=1e-9)  # type: ignore[arg-type]
 
 
 def test_kumar_sigmoid_row_is_kumars_rule() -> None:
     assert varinit.get("kumar_sigmoid").params["factor"] == pytest.approx(
-        varinit.gain("sigmoid", method="kumar") ** 2, rel=1e-12)
+        varinit.gain("sigmoid", method="kumar") ** 2, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("act", ["relu", "leaky_relu", "selu", lambda z: np.maximum(z, 0)])
@@ -181,14 +201,14 @@ def test_tanh_glorot_is_stable_and_unit_normal_weights_saturate() -> None:
     # Glorot & Bengio 2010
     glorot = varinit.propagate("glorot_normal", "tanh", depth=DEPTH, width=WIDTH, seed=0)
     pre = np.asarray(glorot.pre_std)
-    assert pre.max() < 1.1                      # never pushed into saturation
-    assert glorot.act_std[-1] > 0.1              # decays slowly (~1/sqrt(depth)), not exponentially
+    assert pre.max() < 1.1  # never pushed into saturation
+    assert glorot.act_std[-1] > 0.1  # decays slowly (~1/sqrt(depth)), not exponentially
     # gradients shrink only polynomially going down (E[tanh'(z)^2] -> 1 as z -> 0)
     assert min(glorot.grad_std) > 0.15 and max(glorot.grad_std) < 1.5
     n01 = varinit.propagate("normal", "tanh", depth=DEPTH, width=WIDTH, seed=0, std=1.0)
-    assert min(n01.pre_std) > 15                 # |z| ~ sqrt(width): tanh pinned at +-1
+    assert min(n01.pre_std) > 15  # |z| ~ sqrt(width): tanh pinned at +-1
     assert min(n01.act_std) > 0.97
-    assert n01.grad_std[0] > 1e6                 # and backprop is unstable
+    assert n01.grad_std[0] > 1e6  # and backprop is unstable
     # torch's 5/3 gives a stable non-zero fixed point near 1 (docs/theory.md)
     gain = varinit.propagate("xavier_normal", "tanh", depth=DEPTH, width=WIDTH, seed=0, gain=5 / 3)
     assert all(1.0 < v < 1.2 for v in gain.pre_std[5:])
@@ -206,8 +226,7 @@ def test_sigmoid_kumar_keeps_pre_activations_order_one_where_glorot_shrinks_them
     # the exact second-moment factor holds Var(z) at 1: 5 % on average, 25 % per layer
     # (one weight draw per layer at width 512 moves a layer's variance by ~10 %)
     f = varinit.gain("sigmoid", method="moment") ** 2
-    exact = varinit.propagate("variance_scaling", "sigmoid", depth=DEPTH, width=WIDTH, seed=0,
-                              factor=f)
+    exact = varinit.propagate("variance_scaling", "sigmoid", depth=DEPTH, width=WIDTH, seed=0, factor=f)
     ev = np.asarray(exact.pre_std[1:]) ** 2
     assert abs(ev.mean() - 1) < 0.05 and np.abs(ev - 1).max() < 0.25
 
@@ -235,8 +254,7 @@ def _with_adapter() -> list[str]:
 @pytest.mark.parametrize("backend_name", _with_adapter())
 def test_propagate_same_network_on_every_backend_for_a_seed(backend_name: str) -> None:
     a = varinit.propagate("he_uniform", "relu", depth=3, width=64, batch=16, seed=5)
-    b = varinit.propagate("he_uniform", "relu", depth=3, width=64, batch=16, seed=5,
-                          backend=backend_name)
+    b = varinit.propagate("he_uniform", "relu", depth=3, width=64, batch=16, seed=5, backend=backend_name)
     np.testing.assert_allclose(a.act_std, b.act_std, rtol=1e-5)
 
 
@@ -261,8 +279,16 @@ def test_propagate_result_renders_and_validates() -> None:
 # --------------------------------------------------------------------------- docs and CLI
 
 
-@pytest.mark.parametrize("name", ["varinit._activations", "varinit._gains", "varinit._advice",
-                                  "varinit._propagate", "varinit._cli_activation"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "varinit._activations",
+        "varinit._gains",
+        "varinit._advice",
+        "varinit._propagate",
+        "varinit._cli_activation",
+    ],
+)
 def test_docstring_examples_run(name: str) -> None:
     import doctest
     import importlib
@@ -286,8 +312,23 @@ def test_cli_recommend(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_propagate_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
     png = f"{tmp_path}/p.png"
-    args = _parse(["propagate", "--activation", "relu", "--schemes", "he_normal,lecun_normal",
-                   "--depth", "8", "--width", "64", "--batch", "16", "--plot", png])
+    args = _parse(
+        [
+            "propagate",
+            "--activation",
+            "relu",
+            "--schemes",
+            "he_normal,lecun_normal",
+            "--depth",
+            "8",
+            "--width",
+            "64",
+            "--batch",
+            "16",
+            "--plot",
+            png,
+        ]
+    )
     assert cmd_propagate(args) == 0
     out = capsys.readouterr().out
     assert "he_normal" in out and "lecun_normal" in out and "wrote" in out
@@ -297,8 +338,21 @@ def test_cli_propagate_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_pa
 
 def test_cli_propagate_overrides_reach_the_weights(capsys: pytest.CaptureFixture[str]) -> None:
     # tanh with N(0, 1) weights saturates (act std near 1); the override must be applied
-    args = _parse(["propagate", "--activation", "tanh", "--schemes", "normal:std=1,normal",
-                   "--depth", "6", "--width", "256", "--batch", "32"])
+    args = _parse(
+        [
+            "propagate",
+            "--activation",
+            "tanh",
+            "--schemes",
+            "normal:std=1,normal",
+            "--depth",
+            "6",
+            "--width",
+            "256",
+            "--batch",
+            "32",
+        ]
+    )
     assert cmd_propagate(args) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert "normal(std=1)" in rows[1]
@@ -307,17 +361,21 @@ def test_cli_propagate_overrides_reach_the_weights(capsys: pytest.CaptureFixture
     assert float(last[2]) < 0.5 * float(first[2])  # std 0.05: the signal shrinks layer by layer
 
 
-@pytest.mark.parametrize("argv,msg", [
-    (["propagate", "--schemes", "normal:std"], "is not key=value"),
-    (["propagate", "--schemes", "normal:stdd=1"], "stdd=1 is not a parameter"),
-    (["recommend", "relux"], "unknown activation"),
-    (["propagate", "--schemes", "he_nrml"], "unknown initialization scheme"),
-    (["propagate", "--activation", "relux", "--depth", "2"], "unknown activation"),
-    (["propagate", "--depth", "0"], "--depth 0"),
-    (["propagate", "--schemes", ","], "names no scheme"),
-])
-def test_cli_bad_arguments_exit_2_with_one_line(argv: list[str], msg: str,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["propagate", "--schemes", "normal:std"], "is not key=value"),
+        (["propagate", "--schemes", "normal:stdd=1"], "stdd=1 is not a parameter"),
+        (["recommend", "relux"], "unknown activation"),
+        (["propagate", "--schemes", "he_nrml"], "unknown initialization scheme"),
+        (["propagate", "--activation", "relux", "--depth", "2"], "unknown activation"),
+        (["propagate", "--depth", "0"], "--depth 0"),
+        (["propagate", "--schemes", ","], "names no scheme"),
+    ],
+)
+def test_cli_bad_arguments_exit_2_with_one_line(
+    argv: list[str], msg: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("varinit: error: ") and msg in err and len(err.strip().splitlines()) == 1

@@ -15,9 +15,16 @@ import pytest
 import varinit
 from varinit._anchors import ANCHORS, Anchor, compare
 
-CASES = [pytest.param(a, s, id=f"{a.name}-{'x'.join(map(str, s))}",
-                      marks=[] if a.available else [pytest.mark.skip(reason=f"{a.framework} absent")])
-         for a in ANCHORS for s in a.shapes]
+CASES = [
+    pytest.param(
+        a,
+        s,
+        id=f"{a.name}-{'x'.join(map(str, s))}",
+        marks=[] if a.available else [pytest.mark.skip(reason=f"{a.framework} absent")],
+    )
+    for a in ANCHORS
+    for s in a.shapes
+]
 
 
 @pytest.mark.parametrize("anchor,shape", CASES)
@@ -41,8 +48,12 @@ def test_every_compat_entry_is_covered() -> None:
 
 def test_a_wrong_scheme_fails_the_comparison() -> None:
     """The comparison can fail: HeNormal against glorot_normal's std is caught."""
-    fake = Anchor("keras.initializers.HeNormal as glorot", "glorot_normal", "keras",
-                  next(a for a in ANCHORS if a.name == "keras.initializers.HeNormal").draw)
+    fake = Anchor(
+        "keras.initializers.HeNormal as glorot",
+        "glorot_normal",
+        "keras",
+        next(a for a in ANCHORS if a.name == "keras.initializers.HeNormal").draw,
+    )
     if not fake.available:
         pytest.skip("keras absent")
     assert not compare(fake, (1000, 500)).ok
@@ -57,10 +68,18 @@ def test_grouped_conv_fan_out_is_a_documented_difference(groups: int) -> None:
     t = torch.empty(shape_oi)
     torch.manual_seed(0)
     torch.nn.init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu")
-    ours = varinit.init("kaiming_normal", shape_oi, seed=0, layout="out_in", mode="fan_out",
-                        nonlinearity="relu", groups=groups)
+    ours = varinit.init(
+        "kaiming_normal",
+        shape_oi,
+        seed=0,
+        layout="out_in",
+        mode="fan_out",
+        nonlinearity="relu",
+        groups=groups,
+    )
     ratio = float(np.std(ours) / t.std().item())
     assert ratio == pytest.approx(np.sqrt(groups), rel=0.03)
-    same = varinit.init("kaiming_normal", shape_oi, seed=0, layout="out_in", mode="fan_out",
-                        nonlinearity="relu")
+    same = varinit.init(
+        "kaiming_normal", shape_oi, seed=0, layout="out_in", mode="fan_out", nonlinearity="relu"
+    )
     assert float(np.std(same) / t.std().item()) == pytest.approx(1.0, rel=0.03)

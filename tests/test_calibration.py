@@ -23,8 +23,9 @@ SHAPE = (400, 250)
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["he_normal", "glorot_uniform", "xavier_normal", "trunc_normal"])
 def test_ks_pvalues_are_uniform_over_seeds(scheme: str) -> None:
-    p = np.array([distribution_report(varinit.init(scheme, SHAPE, seed=s), scheme, SHAPE).ks_pvalue
-                  for s in SEEDS])
+    p = np.array(
+        [distribution_report(varinit.init(scheme, SHAPE, seed=s), scheme, SHAPE).ks_pvalue for s in SEEDS]
+    )
     assert stats.kstest(p, "uniform").pvalue >= 1e-3
     rejected = int(np.sum(p < 0.05))
     assert 1 <= rejected <= 22, rejected
@@ -33,6 +34,12 @@ def test_ks_pvalues_are_uniform_over_seeds(scheme: str) -> None:
 @pytest.mark.slow
 def test_calibration_detects_a_biased_sampler() -> None:
     """The same procedure rejects a sampler whose std is 1 % off."""
-    p = np.array([distribution_report(1.01 * varinit.init("xavier_normal", SHAPE, seed=s),
-                                      "xavier_normal", SHAPE).ks_pvalue for s in SEEDS[:50]])
+    p = np.array(
+        [
+            distribution_report(
+                1.01 * varinit.init("xavier_normal", SHAPE, seed=s), "xavier_normal", SHAPE
+            ).ks_pvalue
+            for s in SEEDS[:50]
+        ]
+    )
     assert stats.kstest(p, "uniform").pvalue < 1e-3

@@ -25,8 +25,23 @@ def test_show_prints_formula_std_anchors(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_sample(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sample", "kaiming_normal", "--shape", "1000,500", "--layout", "out_in",
-                 "--set", "mode=fan_out", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "kaiming_normal",
+                "--shape",
+                "1000,500",
+                "--layout",
+                "out_in",
+                "--set",
+                "mode=fan_out",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "expected 0.0447214" in out  # sqrt(2 / 1000)
 
@@ -48,18 +63,22 @@ def test_docs_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("# Scheme reference")
 
 
-@pytest.mark.parametrize("argv,fragment", [
-    (["show", "he_norml"], "did you mean 'he_normal'"),
-    (["sample", "he_normal", "--shape", "3,q"], "'3,q' is not a shape"),
-    (["sample", "he_normal", "--shape", "7"], "pass them explicitly"),
-    (["sample", "he_normal", "--shape", "4,4", "--set", "mode=sideways"], "mode='sideways'"),
-    (["sample", "he_normal", "--shape", "4,4", "--set", "oops"], "not KEY=VALUE"),
-    (["check", "--backends", "mxnet"], "'mxnet' is not a backend"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["show", "he_norml"], "did you mean 'he_normal'"),
+        (["sample", "he_normal", "--shape", "3,q"], "'3,q' is not a shape"),
+        (["sample", "he_normal", "--shape", "7"], "pass them explicitly"),
+        (["sample", "he_normal", "--shape", "4,4", "--set", "mode=sideways"], "mode='sideways'"),
+        (["sample", "he_normal", "--shape", "4,4", "--set", "oops"], "not KEY=VALUE"),
+        (["check", "--backends", "mxnet"], "'mxnet' is not a backend"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_print_one_line_and_exit_2(argv: list[str], fragment: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "varinit", *argv], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "varinit", *argv], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("varinit: error:"), proc.stderr

@@ -23,9 +23,12 @@ from varinit._philox import words
 from varinit.testing import assert_distribution, assert_same_stream, to_numpy
 
 ALL = varinit.schemes()
-ELEMENTWISE = [s for s in ALL if varinit.get(s).family in (
-    "variance_scaling", "tf1_variance_scaling", "uniform", "normal", "truncated_normal",
-    "trunc_normal")]
+ELEMENTWISE = [
+    s
+    for s in ALL
+    if varinit.get(s).family
+    in ("variance_scaling", "tf1_variance_scaling", "uniform", "normal", "truncated_normal", "trunc_normal")
+]
 
 
 def _dtypes(backend: str) -> list[str]:
@@ -34,13 +37,11 @@ def _dtypes(backend: str) -> list[str]:
     if backend == "jax":
         import jax
 
-        return ["float32", "float16", "bfloat16"] + (["float64"] if jax.config.jax_enable_x64
-                                                     else [])
+        return ["float32", "float16", "bfloat16"] + (["float64"] if jax.config.jax_enable_x64 else [])
     return ["float32", "float64", "float16", "bfloat16"]
 
 
-MATRIX = [pytest.param(b, s, d, id=f"{b}-{s}-{d}") for b in INSTALLED for d in _dtypes(b)
-          for s in ALL]
+MATRIX = [pytest.param(b, s, d, id=f"{b}-{s}-{d}") for b in INSTALLED for d in _dtypes(b) for s in ALL]
 
 
 @pytest.mark.parametrize("backend,scheme,dtype", MATRIX)
@@ -54,8 +55,7 @@ def test_matrix_exact_distribution(backend: str, scheme: str, dtype: str) -> Non
         gen = be.make_generator(32)
     except NotImplementedError:
         pytest.fail(f"backend {backend} has no seeded native generator")
-    assert_distribution(varinit.init(scheme, shape, backend=backend, seed=gen, dtype=dtype),
-                        scheme, shape)
+    assert_distribution(varinit.init(scheme, shape, backend=backend, seed=gen, dtype=dtype), scheme, shape)
 
 
 OTHERS = [b for b in INSTALLED if b != "numpy"]
@@ -81,15 +81,13 @@ def test_portable_values_match_numpy(backend: str, scheme: str) -> None:
     assert same >= 0.99
 
 
-OTHER_DTYPES = [pytest.param(b, d, id=f"{b}-{d}") for b in OTHERS for d in _dtypes(b)
-                if d != "float32"]
+OTHER_DTYPES = [pytest.param(b, d, id=f"{b}-{d}") for b in OTHERS for d in _dtypes(b) if d != "float32"]
 
 
 @pytest.mark.parametrize("backend,dtype", OTHER_DTYPES)
 def test_portable_other_dtypes_match_numpy(backend: str, dtype: str) -> None:
     shape = (300, 200)
-    ref32 = varinit.init("he_normal", shape, seed=5, dtype="float64" if dtype == "float64"
-                         else "float32")
+    ref32 = varinit.init("he_normal", shape, seed=5, dtype="float64" if dtype == "float64" else "float32")
     got = to_numpy(varinit.init("he_normal", shape, backend=backend, seed=5, dtype=dtype))
     if dtype == "float64":
         assert_same_stream(got, ref32)
@@ -101,9 +99,15 @@ def test_portable_other_dtypes_match_numpy(backend: str, dtype: str) -> None:
 
 
 @pytest.mark.parametrize("backend", OTHERS)
-@pytest.mark.parametrize("index", [
-    (slice(100, 164),), (slice(None), slice(50, 75)), (slice(7, 9), slice(3, 280, 7)), (5,),
-])
+@pytest.mark.parametrize(
+    "index",
+    [
+        (slice(100, 164),),
+        (slice(None), slice(50, 75)),
+        (slice(7, 9), slice(3, 280, 7)),
+        (5,),
+    ],
+)
 def test_portable_blocks_match_numpy(backend: str, index: tuple[object, ...]) -> None:
     shape = (400, 300)
     whole = varinit.init("lecun_normal", shape, seed=9)

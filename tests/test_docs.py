@@ -13,17 +13,24 @@ from varinit._docs import render_schemes
 ROOT = Path(__file__).resolve().parents[1]
 
 CORE_MODULES = [
-    "varinit", "varinit._api", "varinit._errors", "varinit._fans", "varinit._gains",
-    "varinit._ndtri", "varinit._philox", "varinit._table", "varinit._docs", "varinit.testing",
-    "varinit.cli", "varinit.adapters.numpy",
+    "varinit",
+    "varinit._api",
+    "varinit._errors",
+    "varinit._fans",
+    "varinit._gains",
+    "varinit._ndtri",
+    "varinit._philox",
+    "varinit._table",
+    "varinit._docs",
+    "varinit.testing",
+    "varinit.cli",
+    "varinit.adapters.numpy",
 ]
 
 
 def test_schemes_md_is_generated_from_the_table() -> None:
     on_disk = (ROOT / "docs" / "schemes.md").read_text("utf-8")
-    assert on_disk == render_schemes(), (
-        "docs/schemes.md is stale: run `varinit docs --write docs/schemes.md`"
-    )
+    assert on_disk == render_schemes(), "docs/schemes.md is stale: run `varinit docs --write docs/schemes.md`"
 
 
 @pytest.mark.parametrize("name", CORE_MODULES)

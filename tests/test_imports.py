@@ -16,8 +16,9 @@ def test_import_loads_no_framework() -> None:
         f"bad = [m for m in {FRAMEWORKS!r} if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
     assert out == "", f"import varinit loaded: {out}"
 
 
@@ -27,6 +28,7 @@ def test_cli_list_loads_no_framework() -> None:
         "with contextlib.redirect_stdout(io.StringIO()): main(['list'])\n"
         f"print(','.join(m for m in {FRAMEWORKS!r} if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
     assert out == ""

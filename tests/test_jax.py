@@ -26,9 +26,14 @@ KEY = 20240611
 
 #: a shape per scheme: >= 1e5 elements for continuous schemes
 SHAPES: dict[str, tuple[int, ...]] = {
-    "orthogonal": (96, 64), "identity": (6, 9), "dirac": (3, 3, 4, 8),
-    "delta_orthogonal": (3, 3, 8, 16), "sparse": (200, 60), "constant": (7, 5),
-    "zeros": (7, 5), "ones": (7, 5),
+    "orthogonal": (96, 64),
+    "identity": (6, 9),
+    "dirac": (3, 3, 4, 8),
+    "delta_orthogonal": (3, 3, 8, 16),
+    "sparse": (200, 60),
+    "constant": (7, 5),
+    "zeros": (7, 5),
+    "ones": (7, 5),
 }
 DEFAULT_SHAPE = (400, 250)
 
@@ -57,25 +62,36 @@ def test_portable_stream_fits_its_distribution(scheme: str) -> None:
 CONV = (3, 3, 48, 96)  # 124_416 elements
 ANCHORS: list[tuple[str, dict[str, Any], Any, tuple[int, ...]]] = [
     ("variance_scaling", {}, jinit.variance_scaling(1.0, "fan_in", "truncated_normal"), CONV),
-    ("variance_scaling", {"mode": "fan_geo_avg"},
-     jinit.variance_scaling(1.0, "fan_geo_avg", "truncated_normal"), (256, 512)),
-    ("variance_scaling", {"mode": "fan_geo_avg", "distribution": "uniform", "factor": 3.0},
-     jinit.variance_scaling(3.0, "fan_geo_avg", "uniform"), (512, 256)),
-    ("variance_scaling", {"mode": "fan_out", "distribution": "normal", "in_axis": 1,
-                          "out_axis": 0}, jinit.variance_scaling(1.0, "fan_out", "normal",
-                                                                  in_axis=1, out_axis=0),
-     (64, 2048)),
-    ("variance_scaling", {"mode": "fan_avg", "in_axis": (0, 1), "out_axis": -1,
-                          "batch_axis": 2},
-     jinit.variance_scaling(1.0, "fan_avg", "truncated_normal", in_axis=(0, 1), out_axis=-1,
-                            batch_axis=2), (16, 8, 4, 256)),
+    (
+        "variance_scaling",
+        {"mode": "fan_geo_avg"},
+        jinit.variance_scaling(1.0, "fan_geo_avg", "truncated_normal"),
+        (256, 512),
+    ),
+    (
+        "variance_scaling",
+        {"mode": "fan_geo_avg", "distribution": "uniform", "factor": 3.0},
+        jinit.variance_scaling(3.0, "fan_geo_avg", "uniform"),
+        (512, 256),
+    ),
+    (
+        "variance_scaling",
+        {"mode": "fan_out", "distribution": "normal", "in_axis": 1, "out_axis": 0},
+        jinit.variance_scaling(1.0, "fan_out", "normal", in_axis=1, out_axis=0),
+        (64, 2048),
+    ),
+    (
+        "variance_scaling",
+        {"mode": "fan_avg", "in_axis": (0, 1), "out_axis": -1, "batch_axis": 2},
+        jinit.variance_scaling(1.0, "fan_avg", "truncated_normal", in_axis=(0, 1), out_axis=-1, batch_axis=2),
+        (16, 8, 4, 256),
+    ),
     ("glorot_uniform", {}, jinit.glorot_uniform(), (400, 300)),
     ("glorot_normal", {}, jinit.glorot_normal(), CONV),
     ("glorot_normal", {"batch_axis": 0}, jinit.glorot_normal(batch_axis=0), (8, 128, 160)),
     ("he_uniform", {}, jinit.he_uniform(), CONV),
     ("he_normal", {}, jinit.he_normal(), (400, 300)),
-    ("he_normal", {"in_axis": -1, "out_axis": -2}, jinit.he_normal(in_axis=-1, out_axis=-2),
-     (100, 1200)),
+    ("he_normal", {"in_axis": -1, "out_axis": -2}, jinit.he_normal(in_axis=-1, out_axis=-2), (100, 1200)),
     ("lecun_uniform", {}, jinit.lecun_uniform(), (400, 300)),
     ("lecun_normal", {}, jinit.lecun_normal(), CONV),
     ("uniform", {"low": 0.0, "high": 0.05}, jinit.uniform(0.05), (400, 300)),
@@ -88,8 +104,11 @@ ANCHORS: list[tuple[str, dict[str, Any], Any, tuple[int, ...]]] = [
 
 
 def _jax_anchors() -> set[str]:
-    return {s for s in varinit.schemes()
-            if any(c.startswith("jax.nn.initializers.") for c in varinit.get(s).compat)}
+    return {
+        s
+        for s in varinit.schemes()
+        if any(c.startswith("jax.nn.initializers.") for c in varinit.get(s).compat)
+    }
 
 
 def test_every_jax_anchored_row_is_compared() -> None:
@@ -104,13 +123,16 @@ def _sample_values(scheme: str, x: Any, shape: tuple[int, ...]) -> np.ndarray:
     return a.reshape(-1)
 
 
-@pytest.mark.parametrize(("scheme", "kw", "anchor", "shape"), ANCHORS,
-                         ids=[f"{a[0]}-{i}" for i, a in enumerate(ANCHORS)])
-def test_matches_jax_nn_initializers(scheme: str, kw: dict[str, Any], anchor: Any,
-                                     shape: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    ("scheme", "kw", "anchor", "shape"), ANCHORS, ids=[f"{a[0]}-{i}" for i, a in enumerate(ANCHORS)]
+)
+def test_matches_jax_nn_initializers(
+    scheme: str, kw: dict[str, Any], anchor: Any, shape: tuple[int, ...]
+) -> None:
     ours = _sample_values(scheme, draw(scheme, shape, jax.random.key(KEY), **kw), shape)
-    theirs = _sample_values(scheme, jax.jit(anchor, static_argnums=(1, 2))(
-        jax.random.key(KEY + 1), shape, jnp.float32), shape)
+    theirs = _sample_values(
+        scheme, jax.jit(anchor, static_argnums=(1, 2))(jax.random.key(KEY + 1), shape, jnp.float32), shape
+    )
     assert stats.ks_2samp(ours, theirs).pvalue >= ALPHA
     ratio = ours.std() / theirs.std()
     assert abs(ratio - 1.0) <= STD_RTOL, ratio
@@ -119,24 +141,31 @@ def test_matches_jax_nn_initializers(scheme: str, kw: dict[str, Any], anchor: An
         assert np.abs(ours).max() <= np.abs(theirs).max() * 1.001  # same +-2 sigma bound
 
 
-@pytest.mark.parametrize(("scheme", "anchor"),
-                         [("zeros", jinit.zeros), ("ones", jinit.ones),
-                          ("constant", jinit.constant(0.0))])
+@pytest.mark.parametrize(
+    ("scheme", "anchor"), [("zeros", jinit.zeros), ("ones", jinit.ones), ("constant", jinit.constant(0.0))]
+)
 def test_constants_equal_jax(scheme: str, anchor: Any) -> None:
     shape = (3, 4)
-    np.testing.assert_array_equal(draw(scheme, shape, jax.random.key(0)),
-                                  anchor(jax.random.key(0), shape, jnp.float32))
+    np.testing.assert_array_equal(
+        draw(scheme, shape, jax.random.key(0)), anchor(jax.random.key(0), shape, jnp.float32)
+    )
 
 
 # --------------------------------------------------------------------------- portable bits
 
 
-@pytest.mark.parametrize(("seed", "stream", "starts", "length"), [
-    (0, 0, [0], 1000), (5, 0, [3, 101, 2**32 - 2], 9), (2**40 + 3, 2**63 + 5, [7, 2**33 + 1], 11),
-    (2**64 - 1, 1, [2**64 - 64], 17),
-])
-def test_philox_words_equal_numpy_eager_and_jit(seed: int, stream: int, starts: list[int],
-                                                length: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "stream", "starts", "length"),
+    [
+        (0, 0, [0], 1000),
+        (5, 0, [3, 101, 2**32 - 2], 9),
+        (2**40 + 3, 2**63 + 5, [7, 2**33 + 1], 11),
+        (2**64 - 1, 1, [2**64 - 64], 17),
+    ],
+)
+def test_philox_words_equal_numpy_eager_and_jit(
+    seed: int, stream: int, starts: list[int], length: int
+) -> None:
     import array_api_compat.numpy as anp
 
     expect = np.asarray(words(anp, seed, stream, starts, length, wide=True))
@@ -209,11 +238,11 @@ def test_jit_vmap_and_determinism() -> None:
 
 def test_generic_init_with_backend_jax() -> None:
     cpu = jax.devices("cpu")[0]
-    x = varinit.init("he_normal", (64, 32), backend="jax", seed=jax.random.key(1),
-                     dtype=jnp.bfloat16, device=cpu)
+    x = varinit.init(
+        "he_normal", (64, 32), backend="jax", seed=jax.random.key(1), dtype=jnp.bfloat16, device=cpu
+    )
     assert isinstance(x, jax.Array) and x.dtype == jnp.bfloat16 and x.devices() == {cpu}
-    y = jax.jit(lambda k: varinit.init("glorot_uniform", (8, 4), backend="jax", seed=k))(
-        jax.random.key(2))
+    y = jax.jit(lambda k: varinit.init("glorot_uniform", (8, 4), backend="jax", seed=k))(jax.random.key(2))
     assert y.shape == (8, 4)
     assert varinit.init("he_normal", (8, 4), backend="jax", seed=1, device="cpu").shape == (8, 4)
 
@@ -224,8 +253,9 @@ def test_flax_dense_and_conv() -> None:
     class Net(nn.Module):  # type: ignore[misc]
         @nn.compact
         def __call__(self, x: Any) -> Any:
-            x = nn.Conv(64, (3, 3), kernel_init=vj.initializer("he_normal"),
-                        bias_init=vj.initializer("zeros"))(x)
+            x = nn.Conv(
+                64, (3, 3), kernel_init=vj.initializer("he_normal"), bias_init=vj.initializer("zeros")
+            )(x)
             x = nn.relu(x).reshape((x.shape[0], -1))
             return nn.Dense(10, kernel_init=vj.initializer("glorot_uniform", in_axis=-2))(x)
 

@@ -19,10 +19,10 @@ SCRIPT = Path(__file__).with_name("jax_sharding_check.py")
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-               JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT)], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert proc.stdout.strip(), proc.stderr[-3000:]
     data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode == 0, json.dumps(data, indent=1)

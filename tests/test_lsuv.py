@@ -26,8 +26,11 @@ def _torch_variances(net: Any, x: Any) -> list[float]:
     import torch
 
     out: list[float] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: out.append(float(o.double().var(unbiased=False))))
-             for m in net.modules() if isinstance(m, torch.nn.Linear | torch.nn.Conv2d)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: out.append(float(o.double().var(unbiased=False))))
+        for m in net.modules()
+        if isinstance(m, torch.nn.Linear | torch.nn.Conv2d)
+    ]
     with torch.no_grad():
         net(x)
     for h in hooks:
@@ -36,11 +39,14 @@ def _torch_variances(net: Any, x: Any) -> list[float]:
 
 
 def test_import_loads_no_framework() -> None:
-    code = ("import sys, varinit, varinit.lsuv\n"
-            "print(','.join(m for m in ('torch', 'jax', 'tensorflow', 'keras', 'flax') "
-            "if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         timeout=60).stdout.strip()
+    code = (
+        "import sys, varinit, varinit.lsuv\n"
+        "print(','.join(m for m in ('torch', 'jax', 'tensorflow', 'keras', 'flax') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
     assert out == ""
 
 
@@ -55,8 +61,13 @@ def test_torch_mlp_and_cnn() -> None:
     assert all(abs(v - 1) < TOL for v in _torch_variances(mlp, x))  # measured independently
     assert all(float(m.bias.detach().abs().max()) == 0 for m in mlp if isinstance(m, torch.nn.Linear))
 
-    cnn = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Tanh(), torch.nn.Conv2d(8, 8, 3),
-                              torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 10))
+    cnn = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.Tanh(),
+        torch.nn.Conv2d(8, 8, 3),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 4 * 4, 10),
+    )
     xc = torch.from_numpy(RNG.standard_normal((32, 3, 8, 8)).astype(np.float32))
     lsuv(cnn, xc, tol=TOL)
     assert all(abs(v - 1) < TOL for v in _torch_variances(cnn, xc))
@@ -84,8 +95,13 @@ def test_torch_dead_layer_raises() -> None:
     with pytest.raises(DeadLayerError, match=r"layer '0' has output variance 0.0.*dead layer"):
         lsuv_torch(net, torch.zeros(8, 32))
     # a layer fed only by ReLUs that never fire: the first layer is fine, the second is dead
-    dead = torch.nn.Sequential(torch.nn.Linear(32, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4),
-                               torch.nn.ReLU(), torch.nn.Linear(4, 4))
+    dead = torch.nn.Sequential(
+        torch.nn.Linear(32, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 4),
+        torch.nn.ReLU(),
+        torch.nn.Linear(4, 4),
+    )
     with torch.no_grad():
         x = torch.from_numpy(np.abs(X))
 
@@ -120,9 +136,11 @@ def test_keras_model_on_tensorflow() -> None:
     import keras
 
     assert keras.backend.backend() == "tensorflow"
-    model = keras.Sequential([keras.Input((32,))]
-                             + [keras.layers.Dense(32, activation="relu") for _ in range(5)]
-                             + [keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [keras.Input((32,))]
+        + [keras.layers.Dense(32, activation="relu") for _ in range(5)]
+        + [keras.layers.Dense(10)]
+    )
     report = lsuv_keras(model, X, tol=TOL, seed=0)
     assert report.converged and len(report.layers) == 6
     # measured independently: each Dense's pre-activation output

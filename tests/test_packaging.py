@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
-                    str(out), str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (whl,) = out.glob("varinit-*.whl")
     return whl
 
@@ -26,8 +30,13 @@ def test_wheel_contents(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     adapters = {p.name for p in (ROOT / "adapters").glob("*.py")}
     assert {f"varinit/adapters/{a}" for a in adapters} <= names
-    assert {"varinit/spec/schemes.toml", "varinit/spec/__init__.py", "varinit/py.typed",
-            "varinit/__init__.py", "varinit/cli.py"} <= names
+    assert {
+        "varinit/spec/schemes.toml",
+        "varinit/spec/__init__.py",
+        "varinit/py.typed",
+        "varinit/__init__.py",
+        "varinit/cli.py",
+    } <= names
     assert not any(n.startswith(("tests/", "adapters/", "spec/")) for n in names)
 
 
@@ -35,20 +44,39 @@ def test_wheel_installs_into_a_fresh_environment(wheel: Path, tmp_path: Path) ->
     env = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=120)
     py = env / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-c", str(ROOT / "constraints.txt"), str(wheel)],
-                   check=True, timeout=600, capture_output=True)
+    subprocess.run(
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-c",
+            str(ROOT / "constraints.txt"),
+            str(wheel),
+        ],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
     code = (
         "import varinit, varinit.adapters.numpy as a, pathlib\n"
         "w = varinit.init('he_normal', (64, 32), seed=0)\n"
         "assert w.shape == (64, 32) and len(varinit.schemes()) >= 25\n"
         "print(pathlib.Path(varinit.__file__).parent, pathlib.Path(a.__file__).parent)\n"
     )
-    out = subprocess.run([str(py), "-c", code], cwd=tmp_path, check=True, text=True,
-                         capture_output=True, timeout=120).stdout.split()
+    out = subprocess.run(
+        [str(py), "-c", code], cwd=tmp_path, check=True, text=True, capture_output=True, timeout=120
+    ).stdout.split()
     assert all(str(env) in p for p in out), out
-    cli = subprocess.run([str(env / "bin" / "varinit"), "show", "msra"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [str(env / "bin" / "varinit"), "show", "msra"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0 and cli.stdout.startswith("he_normal")
 
 
@@ -60,8 +88,9 @@ def test_editable_install_resolves_to_the_checkout(where: str, tmp_path: Path) -
         "print(varinit.__file__); print(a.__file__); print(s.__file__)\n"
         "print(len(varinit.schemes()))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, check=True, text=True,
-                         capture_output=True, timeout=120).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, check=True, text=True, capture_output=True, timeout=120
+    ).stdout.split()
     assert Path(out[0]) == ROOT / "varinit" / "__init__.py"
     assert Path(out[1]) == ROOT / "adapters" / "numpy.py"
     assert Path(out[2]) == ROOT / "spec" / "__init__.py"

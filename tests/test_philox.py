@@ -39,8 +39,12 @@ def test_reference_matches_known_answers(ctr: list[int], key: list[int], expecte
 
 
 def _namespaces() -> list[object]:
-    out = [pytest.param(xnp, True, id="numpy-wide"), pytest.param(xnp, False, id="numpy-narrow"),
-           pytest.param(xps, True, id="strict-wide"), pytest.param(xps, False, id="strict-narrow")]
+    out = [
+        pytest.param(xnp, True, id="numpy-wide"),
+        pytest.param(xnp, False, id="numpy-narrow"),
+        pytest.param(xps, True, id="strict-wide"),
+        pytest.param(xps, False, id="strict-narrow"),
+    ]
     if importlib.util.find_spec("jax") is not None:
         import jax.numpy as jnp
 
@@ -103,16 +107,20 @@ def test_seed_validation(bad: object) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**64 - 1), stream=st.integers(0, 2**64 - 1),
-       start=st.integers(0, 2**45), length=st.integers(1, 70))
-def test_numpy_fast_kernel_equals_the_array_api_kernel(seed: int, stream: int, start: int,
-                                                       length: int) -> None:
+@given(
+    seed=st.integers(0, 2**64 - 1),
+    stream=st.integers(0, 2**64 - 1),
+    start=st.integers(0, 2**45),
+    length=st.integers(1, 70),
+)
+def test_numpy_fast_kernel_equals_the_array_api_kernel(
+    seed: int, stream: int, start: int, length: int
+) -> None:
     from varinit.adapters.numpy import BACKEND
 
     fast = np.asarray(BACKEND.philox_words(seed, stream, [start], length, None))
     assert fast.dtype == np.uint32
-    np.testing.assert_array_equal(fast, np.asarray(words(xnp, seed, stream, [start], length,
-                                                         wide=False)))
+    np.testing.assert_array_equal(fast, np.asarray(words(xnp, seed, stream, [start], length, wide=False)))
 
 
 @pytest.mark.parametrize("xp,wide", _namespaces())

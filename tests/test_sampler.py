@@ -94,8 +94,7 @@ def test_chunked_and_unchunked_paths_agree() -> None:
     data=st.data(),
     dtype=st.sampled_from(["float32", "float64"]),
 )
-def test_index_block_equals_slice_of_whole(shape: tuple[int, ...], data: st.DataObject,
-                                           dtype: str) -> None:
+def test_index_block_equals_slice_of_whole(shape: tuple[int, ...], data: st.DataObject, dtype: str) -> None:
     index = []
     for d in shape:
         kind = data.draw(st.sampled_from(["full", "range", "step", "int"]))
@@ -124,7 +123,7 @@ def test_zero_size_and_large_counter() -> None:
     block = varinit.init("normal", big, seed=8, index=(slice(2**16 + 3, 2**16 + 5), slice(0, 6)))
     flat0 = (2**16 + 3) * 2**17
     ws = [philox4x32_reference(((flat0 >> 2) & 0xFFFFFFFF, flat0 >> 34, 0, 0), (8, 0))]
-    u = ((ws[0][0] >> 8) * 2.0**-24 + 2.0**-25)
+    u = (ws[0][0] >> 8) * 2.0**-24 + 2.0**-25
     assert block.shape == (2, 6)
     assert block[0, 0] == pytest.approx(0.05 * special.ndtri(u), rel=1e-5)
 
@@ -255,8 +254,9 @@ def test_bad_seed_says_what_is_allowed(bad: object) -> None:
 def test_portable_log_accuracy(dtype: type, xmin: float) -> None:
     from varinit._ndtri import log
 
-    x = np.concatenate([np.geomspace(xmin, 0.5, 100_000),
-                        np.random.default_rng(0).uniform(0.0, 0.5, 100_000)]).astype(dtype)
+    x = np.concatenate(
+        [np.geomspace(xmin, 0.5, 100_000), np.random.default_rng(0).uniform(0.0, 0.5, 100_000)]
+    ).astype(dtype)
     x = x[x >= xmin]
     ref = np.log(x.astype(np.longdouble))
     ulp = np.spacing(np.abs(ref).astype(dtype)).astype(np.longdouble)

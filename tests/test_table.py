@@ -14,12 +14,30 @@ import varinit
 from varinit._table import FAMILIES
 
 REQUIRED_ROWS = {
-    "variance_scaling": [], "glorot_uniform": ["xavier_uniform"], "glorot_normal": [],
-    "xavier_normal": [], "he_uniform": [], "he_normal": ["msra"], "kaiming_uniform": [],
-    "kaiming_normal": [], "lecun_uniform": ["caffe"], "lecun_normal": ["selu"],
-    "kumar_sigmoid": [], "torch_default": [], "tf1_variance_scaling": [], "uniform": [],
-    "normal": [], "truncated_normal": [], "trunc_normal": [], "constant": [], "zeros": [],
-    "ones": [], "orthogonal": [], "identity": ["eye"], "dirac": [], "delta_orthogonal": [],
+    "variance_scaling": [],
+    "glorot_uniform": ["xavier_uniform"],
+    "glorot_normal": [],
+    "xavier_normal": [],
+    "he_uniform": [],
+    "he_normal": ["msra"],
+    "kaiming_uniform": [],
+    "kaiming_normal": [],
+    "lecun_uniform": ["caffe"],
+    "lecun_normal": ["selu"],
+    "kumar_sigmoid": [],
+    "torch_default": [],
+    "tf1_variance_scaling": [],
+    "uniform": [],
+    "normal": [],
+    "truncated_normal": [],
+    "trunc_normal": [],
+    "constant": [],
+    "zeros": [],
+    "ones": [],
+    "orthogonal": [],
+    "identity": ["eye"],
+    "dirac": [],
+    "delta_orthogonal": [],
     "sparse": [],
 }
 
@@ -46,10 +64,17 @@ def test_table_is_pure_data() -> None:
             assert isinstance(value, bool | int | float | str)
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("Xavier-Uniform", "glorot_uniform"), ("HE_NORMAL", "he_normal"), ("msra", "he_normal"),
-    ("eye", "identity"), (" lecun-normal ", "lecun_normal"), ("SELU", "lecun_normal"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("Xavier-Uniform", "glorot_uniform"),
+        ("HE_NORMAL", "he_normal"),
+        ("msra", "he_normal"),
+        ("eye", "identity"),
+        (" lecun-normal ", "lecun_normal"),
+        ("SELU", "lecun_normal"),
+    ],
+)
 def test_lookup_is_case_and_dash_insensitive(name: str, expected: str) -> None:
     assert varinit.get(name).name == expected
 
@@ -71,21 +96,29 @@ def test_lookup_never_crashes_differently(name: str) -> None:
     assert s.name in varinit.schemes()
 
 
-@pytest.mark.parametrize("scheme,override,fragment", [
-    ("he_normal", {"mode": "fan_middle"}, "mode='fan_middle' is not allowed: mode must be one of"),
-    ("he_normal", {"factor": -1}, "factor=-1 is not allowed: factor must be a finite number > 0"),
-    ("he_normal", {"factor": float("nan")}, "factor=nan is not allowed"),
-    ("he_normal", {"distribution": "cauchy"}, "distribution='cauchy' is not allowed"),
-    ("he_normal", {"low": 0.1}, "low=0.1 is not a parameter of scheme 'he_normal'"),
-    ("uniform", {"low": 1.0, "high": 0.0}, "low must be < high"),
-    ("trunc_normal", {"a": 3.0, "b": 1.0}, "a must be < b"),
-    ("sparse", {"sparsity": 1.5}, "sparsity=1.5 is not allowed: sparsity must be a number in [0, 1)"),
-    ("dirac", {"groups": 0}, "groups=0 is not allowed: groups must be an integer >= 1"),
-    ("kaiming_normal", {"nonlinearity": "swishy"}, "nonlinearity='swishy' is not allowed"),
-    ("he_normal", {"corrected": "yes"}, "corrected='yes' is not allowed: corrected must be true or false"),
-])
-def test_bad_overrides_name_parameter_value_and_fix(scheme: str, override: dict[str, object],
-                                                   fragment: str) -> None:
+@pytest.mark.parametrize(
+    "scheme,override,fragment",
+    [
+        ("he_normal", {"mode": "fan_middle"}, "mode='fan_middle' is not allowed: mode must be one of"),
+        ("he_normal", {"factor": -1}, "factor=-1 is not allowed: factor must be a finite number > 0"),
+        ("he_normal", {"factor": float("nan")}, "factor=nan is not allowed"),
+        ("he_normal", {"distribution": "cauchy"}, "distribution='cauchy' is not allowed"),
+        ("he_normal", {"low": 0.1}, "low=0.1 is not a parameter of scheme 'he_normal'"),
+        ("uniform", {"low": 1.0, "high": 0.0}, "low must be < high"),
+        ("trunc_normal", {"a": 3.0, "b": 1.0}, "a must be < b"),
+        ("sparse", {"sparsity": 1.5}, "sparsity=1.5 is not allowed: sparsity must be a number in [0, 1)"),
+        ("dirac", {"groups": 0}, "groups=0 is not allowed: groups must be an integer >= 1"),
+        ("kaiming_normal", {"nonlinearity": "swishy"}, "nonlinearity='swishy' is not allowed"),
+        (
+            "he_normal",
+            {"corrected": "yes"},
+            "corrected='yes' is not allowed: corrected must be true or false",
+        ),
+    ],
+)
+def test_bad_overrides_name_parameter_value_and_fix(
+    scheme: str, override: dict[str, object], fragment: str
+) -> None:
     with pytest.raises(varinit.SchemeError) as info:
         varinit.get(scheme, **override)
     assert fragment in str(info.value)
@@ -103,8 +136,9 @@ def test_overrides_and_keras_spellings() -> None:
 
 
 def test_register_validates_like_the_table() -> None:
-    s = varinit.register("test_wide_normal", "normal", params={"std": 0.3},
-                         aliases=["test-wide"], replace=True)
+    s = varinit.register(
+        "test_wide_normal", "normal", params={"std": 0.3}, aliases=["test-wide"], replace=True
+    )
     assert varinit.get("TEST-WIDE") == s
     with pytest.raises(varinit.TableError, match="already taken by scheme 'he_normal'"):
         varinit.register("test_dup", "normal", aliases=["msra"])
@@ -116,13 +150,16 @@ def test_register_validates_like_the_table() -> None:
 
 def test_load_table_and_its_errors(tmp_path: Path) -> None:
     good = tmp_path / "mine.toml"
-    good.write_text('[[scheme]]\nname = "test_fanout_he"\nfamily = "variance_scaling"\n'
-                    'params = { factor = 2.0, mode = "fan_out", distribution = "normal" }\n')
+    good.write_text(
+        '[[scheme]]\nname = "test_fanout_he"\nfamily = "variance_scaling"\n'
+        'params = { factor = 2.0, mode = "fan_out", distribution = "normal" }\n'
+    )
     varinit.load_table(good, replace=True)
     assert varinit.std("test_fanout_he", (100, 50)) == pytest.approx((2 / 50) ** 0.5)
     cases = {
-        'name = "x_y"\nfamily = "normal"\nparams = { sd = 1.0 }\n':
-            "row 1 ('x_y'): key 'params.sd' is not a parameter of family 'normal'",
+        'name = "x_y"\nfamily = "normal"\nparams = { sd = 1.0 }\n': (
+            "row 1 ('x_y'): key 'params.sd' is not a parameter of family 'normal'"
+        ),
         'name = "x_y"\nfamily = "normal"\ncolour = "red"\n': "row 1 ('x_y'): unknown key 'colour'",
         'family = "normal"\n': "row 1 ('?'): missing required key 'name'",
         'name = "X Y"\nfamily = "normal"\n': "key 'name' must be lower case",
@@ -142,8 +179,10 @@ def test_load_table_and_its_errors(tmp_path: Path) -> None:
 
 def test_a_bad_file_registers_nothing(tmp_path: Path) -> None:
     f = tmp_path / "half.toml"
-    f.write_text('[[scheme]]\nname = "test_first_ok"\nfamily = "normal"\n'
-                 '[[scheme]]\nname = "test_second_bad"\nfamily = "normal"\nparams = { std = -2 }\n')
+    f.write_text(
+        '[[scheme]]\nname = "test_first_ok"\nfamily = "normal"\n'
+        '[[scheme]]\nname = "test_second_bad"\nfamily = "normal"\nparams = { std = -2 }\n'
+    )
     with pytest.raises(varinit.TableError, match="row 2"):
         varinit.load_table(f)
     with pytest.raises(varinit.UnknownSchemeError):

@@ -99,8 +99,7 @@ def test_namespace_functions_agree_with_numpy() -> None:
         (99, 1, [4 * (2**32 + 5) + 2], 10),  # a block index past 2**32: the counter's high word
     ],
 )
-def test_kernel_words_equal_the_reference(seed: int, stream: int, starts: list[int],
-                                          length: int) -> None:
+def test_kernel_words_equal_the_reference(seed: int, stream: int, starts: list[int], length: int) -> None:
     got = vtf.BACKEND.philox_words(seed, stream, starts, length, None)
     want = reference_words(anp, seed, stream, starts, length, wide=True)
     assert got.dtype == tf.uint32
@@ -125,8 +124,7 @@ def test_index_blocks_use_the_counter() -> None:
     for index in [(slice(3, 20), slice(5, 22)), (slice(None), slice(0, 29, 3)), (4,)]:
         block = varinit.init("he_uniform", shape, seed=5, backend="tensorflow", index=index)
         np.testing.assert_array_equal(block.numpy(), whole[index])
-        np.testing.assert_array_equal(block.numpy(),
-                                      varinit.init("he_uniform", shape, seed=5, index=index))
+        np.testing.assert_array_equal(block.numpy(), varinit.init("he_uniform", shape, seed=5, index=index))
 
 
 # --------------------------------------------------------------------------- every scheme
@@ -188,22 +186,36 @@ KERAS_ANCHORS = [
     ("HeUniform", {}, "he_uniform", {}, (300, 400)),
     ("LecunNormal", {}, "lecun_normal", {}, (300, 400)),
     ("LecunUniform", {}, "lecun_uniform", {}, (300, 400)),
-    ("VarianceScaling", {"scale": 0.5, "mode": "fan_out", "distribution": "untruncated_normal"},
-     "variance_scaling", {"factor": 0.5, "mode": "fan_out", "distribution": "normal"}, (300, 400)),
-    ("TruncatedNormal", {"mean": 0.1, "stddev": 0.2}, "truncated_normal",
-     {"mean": 0.1, "std": 0.2}, (300, 400)),
+    (
+        "VarianceScaling",
+        {"scale": 0.5, "mode": "fan_out", "distribution": "untruncated_normal"},
+        "variance_scaling",
+        {"factor": 0.5, "mode": "fan_out", "distribution": "normal"},
+        (300, 400),
+    ),
+    (
+        "TruncatedNormal",
+        {"mean": 0.1, "stddev": 0.2},
+        "truncated_normal",
+        {"mean": 0.1, "std": 0.2},
+        (300, 400),
+    ),
     ("Orthogonal", {"gain": 1.5}, "orthogonal", {"gain": 1.5}, (300, 400)),
     ("Identity", {"gain": 2.0}, "identity", {"gain": 2.0}, (300, 400)),
 ]
 
 
-@pytest.mark.parametrize(("cls", "kkw", "scheme", "vkw", "shape"), KERAS_ANCHORS,
-                         ids=[a[0] for a in KERAS_ANCHORS])
-def test_same_distribution_as_keras(cls: str, kkw: dict[str, object], scheme: str,
-                                    vkw: dict[str, object], shape: tuple[int, ...]) -> None:
-    theirs = keras.ops.convert_to_numpy(getattr(keras.initializers, cls)(seed=61, **kkw)(shape)
-                                        if cls != "Identity"
-                                        else keras.initializers.Identity(**kkw)(shape))
+@pytest.mark.parametrize(
+    ("cls", "kkw", "scheme", "vkw", "shape"), KERAS_ANCHORS, ids=[a[0] for a in KERAS_ANCHORS]
+)
+def test_same_distribution_as_keras(
+    cls: str, kkw: dict[str, object], scheme: str, vkw: dict[str, object], shape: tuple[int, ...]
+) -> None:
+    theirs = keras.ops.convert_to_numpy(
+        getattr(keras.initializers, cls)(seed=61, **kkw)(shape)
+        if cls != "Identity"
+        else keras.initializers.Identity(**kkw)(shape)
+    )
     ours = vtf.initializer(scheme, seed=62, **vkw)(shape).numpy()
     assert ours.shape == theirs.shape == shape
     ratio = float(ours.std() / theirs.std())
@@ -233,8 +245,7 @@ def test_variable_and_tf_function() -> None:
     big = tf.function(lambda: init((600, 500)))()
     assert_same_stream(big, init((600, 500)), max_ulp=8)
     uni = vtf.initializer("glorot_uniform", seed=71)
-    np.testing.assert_array_equal(tf.function(lambda: uni((600, 500)))().numpy(),
-                                  uni((600, 500)).numpy())
+    np.testing.assert_array_equal(tf.function(lambda: uni((600, 500)))().numpy(), uni((600, 500)).numpy())
     gen = tf.random.Generator.from_seed(72)
     draw = tf.function(lambda: vtf.initializer("glorot_uniform", seed=gen)((32, 16)))
     first, second = draw().numpy(), draw().numpy()
@@ -258,8 +269,7 @@ def test_seed_none_uses_the_global_generator() -> None:
 def test_init_backend_tensorflow() -> None:
     x = varinit.init("lecun_uniform", (40, 30), backend="tensorflow", seed=3, dtype="float16")
     assert isinstance(x, tf.Tensor) and x.dtype == tf.float16
-    np.testing.assert_array_equal(x.numpy(), varinit.init("lecun_uniform", (40, 30), seed=3,
-                                                          dtype="float16"))
+    np.testing.assert_array_equal(x.numpy(), varinit.init("lecun_uniform", (40, 30), seed=3, dtype="float16"))
 
 
 def test_bad_input_is_rejected_clearly() -> None:
@@ -287,20 +297,23 @@ def test_bad_input_is_rejected_clearly() -> None:
 
 
 def _model(seed: int) -> keras.Model:
-    return keras.Sequential([
-        keras.Input((8, 8, 3)),
-        keras.layers.Conv2D(16, 3, kernel_initializer=Initializer("he_normal", seed=seed)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(64, kernel_initializer=Initializer("glorot_uniform", seed=seed + 1)),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(16, 3, kernel_initializer=Initializer("he_normal", seed=seed)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, kernel_initializer=Initializer("glorot_uniform", seed=seed + 1)),
+        ]
+    )
 
 
 def test_keras_layers_config_and_save_load(tmp_path: Path) -> None:
     model = _model(91)
     kernel = model.layers[0].kernel
     assert tuple(kernel.shape) == (3, 3, 3, 16)
-    assert_same_stream(kernel, varinit.init("he_normal", (3, 3, 3, 16), seed=91),
-                       max_ulp=LOG_ULP, min_identical=0.95)  # 432 values: a few may differ
+    assert_same_stream(
+        kernel, varinit.init("he_normal", (3, 3, 3, 16), seed=91), max_ulp=LOG_ULP, min_identical=0.95
+    )  # 432 values: a few may differ
     init = Initializer("lecun_normal", seed=5, mode="fan_out", stream=9)
     config = init.get_config()
     assert config == {"scheme": "lecun_normal", "seed": 5, "mode": "fan_out", "stream": 9}
@@ -322,8 +335,7 @@ def test_repeated_calls_with_an_int_seed_repeat_and_none_draws_fresh() -> None:
     b = keras.layers.Dense(32, kernel_initializer=shared)
     a.build((None, 48))
     b.build((None, 48))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(a.kernel),
-                                  keras.ops.convert_to_numpy(b.kernel))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(a.kernel), keras.ops.convert_to_numpy(b.kernel))
     other = keras.ops.convert_to_numpy(Initializer("he_uniform", seed=101, stream=1)((48, 32)))
     assert not np.array_equal(other, keras.ops.convert_to_numpy(a.kernel))
     unseeded = Initializer("he_uniform")
@@ -360,8 +372,9 @@ def test_int_seed_gives_the_same_weights_on_every_keras_backend(tmp_path: Path) 
     for backend in ("tensorflow", "jax", "torch"):
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         out = tmp_path / f"{backend}.npz"
-        run = subprocess.run([sys.executable, str(script), str(out)], env=env,
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=120
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         data = np.load(out)
         assert str(data["backend"]) == backend

@@ -84,8 +84,9 @@ def test_check_backend_on_a_namespace_and_on_a_broken_backend() -> None:
     class Broken(NumpyBackend):
         name = "broken"
 
-        def philox_words(self, seed: int, stream: int, starts: list[int], length: int,
-                         device: object) -> object:
+        def philox_words(
+            self, seed: int, stream: int, starts: list[int], length: int, device: object
+        ) -> object:
             w = super().philox_words(seed, stream, starts, length, device)
             return np.asarray(w) >> 1  # loses the top bit: uniforms only in (0, 1/2)
 

@@ -27,8 +27,13 @@ from varinit.testing import assert_distribution, distribution_report
 ALPHA = 1e-3
 STD_TOL = 0.01
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
-STRUCTURED = {"orthogonal": (128, 96), "identity": (40, 60), "dirac": (16, 8, 3, 3),
-              "delta_orthogonal": (32, 16, 3, 3), "sparse": (600, 400)}
+STRUCTURED = {
+    "orthogonal": (128, 96),
+    "identity": (40, 60),
+    "dirac": (16, 8, 3, 3),
+    "delta_orthogonal": (32, 16, 3, 3),
+    "sparse": (600, 400),
+}
 CONTINUOUS_SHAPE = (400, 250)  # 100,000 values
 
 
@@ -44,8 +49,7 @@ def _shape(scheme: str) -> tuple[int, ...]:
 def test_every_scheme_exact_distribution(scheme: str, dtype: torch.dtype) -> None:
     shape = _shape(scheme)
     portable = vt.init_(torch.empty(shape, dtype=dtype), scheme, seed=101)
-    native = vt.init_(torch.empty(shape, dtype=dtype), scheme,
-                      generator=torch.Generator().manual_seed(102))
+    native = vt.init_(torch.empty(shape, dtype=dtype), scheme, generator=torch.Generator().manual_seed(102))
     for x in (portable, native):
         assert x.dtype == dtype and tuple(x.shape) == shape
         assert_distribution(x, scheme, shape, layout="out_in")
@@ -59,8 +63,8 @@ def test_a_wrong_sample_fails_the_distribution_check() -> None:
 
 # --------------------------------------------------------------------------- torch's own functions
 
-DENSE_OI = (500, 1000)          # (out, in): 500,000 values
-CONV_OI = (256, 128, 3, 3)      # (out, in, kh, kw): 294,912 values
+DENSE_OI = (500, 1000)  # (out, in): 500,000 values
+CONV_OI = (256, 128, 3, 3)  # (out, in, kh, kw): 294,912 values
 
 
 def _io(shape_oi: tuple[int, ...]) -> tuple[int, ...]:
@@ -78,19 +82,24 @@ def _torch_draw(fn: Callable[..., Any], shape_oi: tuple[int, ...], seed: int, **
 
 # (drop-in name, keyword arguments): each is compared with torch.nn.init's function of that name
 ANCHORED = [
-    ("xavier_uniform_", {}), ("xavier_uniform_", {"gain": 2.0}), ("xavier_normal_", {}),
-    ("kaiming_uniform_", {"nonlinearity": "relu"}), ("kaiming_uniform_", {"a": math.sqrt(5)}),
+    ("xavier_uniform_", {}),
+    ("xavier_uniform_", {"gain": 2.0}),
+    ("xavier_normal_", {}),
+    ("kaiming_uniform_", {"nonlinearity": "relu"}),
+    ("kaiming_uniform_", {"a": math.sqrt(5)}),
     ("kaiming_normal_", {"nonlinearity": "relu"}),
     ("kaiming_normal_", {"a": 0.2, "mode": "fan_out"}),
-    ("trunc_normal_", {"std": 0.02}), ("trunc_normal_", {"mean": 0.5, "a": 0.0, "b": 3.0}),
+    ("trunc_normal_", {"std": 0.02}),
+    ("trunc_normal_", {"mean": 0.5, "a": 0.0, "b": 3.0}),
 ]
 
 
 @pytest.mark.parametrize("layout", ["out_in", "in_out"])
 @pytest.mark.parametrize("shape_oi", [DENSE_OI, CONV_OI], ids=["dense", "conv"])
 @pytest.mark.parametrize("name,kw", ANCHORED, ids=[f"{n}{sorted(k.items())}" for n, k in ANCHORED])
-def test_matches_torch_function(name: str, kw: dict[str, Any], shape_oi: tuple[int, ...],
-                                layout: str) -> None:
+def test_matches_torch_function(
+    name: str, kw: dict[str, Any], shape_oi: tuple[int, ...], layout: str
+) -> None:
     theirs = _torch_draw(getattr(torch.nn.init, name), shape_oi, 7, **kw)
     if layout == "out_in":
         ours = getattr(vt, name)(torch.empty(shape_oi), **kw, seed=8)
@@ -104,9 +113,13 @@ def test_matches_torch_function(name: str, kw: dict[str, Any], shape_oi: tuple[i
 
 
 def _scheme_of(name: str, kw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    scheme = {"xavier_uniform_": "glorot_uniform", "xavier_normal_": "xavier_normal",
-              "kaiming_uniform_": "kaiming_uniform", "kaiming_normal_": "kaiming_normal",
-              "trunc_normal_": "trunc_normal"}[name]
+    scheme = {
+        "xavier_uniform_": "glorot_uniform",
+        "xavier_normal_": "xavier_normal",
+        "kaiming_uniform_": "kaiming_uniform",
+        "kaiming_normal_": "kaiming_normal",
+        "trunc_normal_": "trunc_normal",
+    }[name]
     return scheme, dict(kw)
 
 
@@ -118,23 +131,28 @@ def test_torch_default_matches_layer_reset_parameters(layer: str) -> None:
     x = vt.init_(torch.empty(m.weight.shape), "torch_default", seed=4).double().numpy().reshape(-1)
     assert stats.ks_2samp(x, y).pvalue >= ALPHA
     assert abs(x.std() / y.std() - 1) <= STD_TOL
-    b = vt.init_(torch.empty(m.bias.shape), "torch_default", seed=5,
-                 fan_in=m.weight[0].numel(), fan_out=m.weight.shape[0])
+    b = vt.init_(
+        torch.empty(m.bias.shape),
+        "torch_default",
+        seed=5,
+        fan_in=m.weight[0].numel(),
+        fan_out=m.weight.shape[0],
+    )
     assert float(b.abs().max()) <= 1 / math.sqrt(m.weight[0].numel())
 
 
 def test_uniform_normal_orthogonal_sparse_match_torch() -> None:
-    for fn, scheme, kw in [("uniform_", "uniform", {"low": -0.3, "high": 0.7}),
-                           ("normal_", "normal", {"mean": 0.1, "std": 0.5})]:
+    for fn, scheme, kw in [
+        ("uniform_", "uniform", {"low": -0.3, "high": 0.7}),
+        ("normal_", "normal", {"mean": 0.1, "std": 0.5}),
+    ]:
         tk = {"a": kw["low"], "b": kw["high"]} if fn == "uniform_" else kw
         y = _torch_draw(getattr(torch.nn.init, fn), DENSE_OI, 9, **tk).reshape(-1)
         x = vt.init_(torch.empty(DENSE_OI), scheme, seed=10, **kw).double().numpy().reshape(-1)
         assert stats.ks_2samp(x, y).pvalue >= ALPHA and abs(x.std() / y.std() - 1) <= STD_TOL
     shape = (256, 128)  # entries of 10 orthogonal matrices: 327,680 values
-    x = np.concatenate([vt.orthogonal_(torch.empty(shape), seed=i).numpy().reshape(-1)
-                        for i in range(10)])
-    y = np.concatenate([_torch_draw(torch.nn.init.orthogonal_, shape, 50 + i).reshape(-1)
-                        for i in range(10)])
+    x = np.concatenate([vt.orthogonal_(torch.empty(shape), seed=i).numpy().reshape(-1) for i in range(10)])
+    y = np.concatenate([_torch_draw(torch.nn.init.orthogonal_, shape, 50 + i).reshape(-1) for i in range(10)])
     assert stats.ks_2samp(x, y).pvalue >= ALPHA and abs(x.std() / y.std() - 1) <= STD_TOL
     x = vt.sparse_(torch.empty(800, 600), 0.1, seed=1).double().numpy()
     y = _torch_draw(torch.nn.init.sparse_, (800, 600), 2, sparsity=0.1)
@@ -146,8 +164,7 @@ def test_deterministic_anchors_are_equal() -> None:
     for ours, theirs in [
         (vt.eye_(torch.empty(40, 60)), torch.nn.init.eye_(torch.empty(40, 60))),
         (vt.dirac_(torch.empty(16, 8, 3, 3)), torch.nn.init.dirac_(torch.empty(16, 8, 3, 3))),
-        (vt.dirac_(torch.empty(16, 4, 3), groups=2),
-         torch.nn.init.dirac_(torch.empty(16, 4, 3), groups=2)),
+        (vt.dirac_(torch.empty(16, 4, 3), groups=2), torch.nn.init.dirac_(torch.empty(16, 4, 3), groups=2)),
         (vt.init_(torch.empty(5, 7), "constant", value=0.3), torch.full((5, 7), 0.3)),
         (vt.init_(torch.empty(5, 7), "ones"), torch.ones(5, 7)),
     ]:
@@ -155,8 +172,17 @@ def test_deterministic_anchors_are_equal() -> None:
 
 
 def test_drop_in_signatures_match_torch() -> None:
-    for name in ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-                 "trunc_normal_", "orthogonal_", "sparse_", "dirac_", "eye_"):
+    for name in (
+        "xavier_uniform_",
+        "xavier_normal_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "trunc_normal_",
+        "orthogonal_",
+        "sparse_",
+        "dirac_",
+        "eye_",
+    ):
         theirs = inspect.signature(getattr(torch.nn.init, name)).parameters
         ours = inspect.signature(getattr(vt, name)).parameters
         assert list(theirs) == [p for p in ours if p not in ("seed",)][: len(theirs)], name
@@ -200,8 +226,11 @@ def test_trunc_normal_far_tails(a: float, b: float) -> None:
 
 # --------------------------------------------------------------------------- portable bits
 
-ELEMENTWISE = [s for s in varinit.schemes() if varinit.get(s).family not in
-               ("orthogonal", "identity", "dirac", "delta_orthogonal", "sparse")]
+ELEMENTWISE = [
+    s
+    for s in varinit.schemes()
+    if varinit.get(s).family not in ("orthogonal", "identity", "dirac", "delta_orthogonal", "sparse")
+]
 
 
 @pytest.mark.parametrize("scheme", ELEMENTWISE)
@@ -229,29 +258,27 @@ def test_portable_words_blocks_and_big_tensors_equal_numpy() -> None:
             got = vt.philox_words(seed, stream, [start], length)
             np.testing.assert_array_equal(got.numpy(), ref)
         starts = [0, 5, 2**33 + 2, 7]
-        np.testing.assert_array_equal(vt.philox_words(seed, stream, starts, 50).numpy(),
-                                      np.asarray(words(xnp, seed, stream, starts, 50, wide=True)))
+        np.testing.assert_array_equal(
+            vt.philox_words(seed, stream, starts, 50).numpy(),
+            np.asarray(words(xnp, seed, stream, starts, 50, wide=True)),
+        )
     shape = (1100, 1000)  # larger than one chunk: the chunked path
     ref = varinit.init("he_normal", shape, seed=5, layout="out_in")
     np.testing.assert_array_equal(vt.init_(torch.empty(shape), "he_normal", seed=5).numpy(), ref)
     for index in [(slice(100, 164),), (slice(None), slice(50, 75)), (slice(7, 9), slice(3, 280, 7))]:
-        block = varinit.init("he_normal", shape, seed=5, backend="torch", index=index,
-                             layout="out_in")
+        block = varinit.init("he_normal", shape, seed=5, backend="torch", index=index, layout="out_in")
         np.testing.assert_array_equal(block.numpy(), ref[index])
     q = vt.orthogonal_(torch.empty(64, 48, dtype=torch.float64), seed=2)  # LAPACKs differ
-    np.testing.assert_allclose(q.numpy(), varinit.init("orthogonal", (64, 48), seed=2,
-                                                       layout="out_in", dtype="float64"),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        q.numpy(), varinit.init("orthogonal", (64, 48), seed=2, layout="out_in", dtype="float64"), atol=1e-12
+    )
 
 
 def test_generic_init_returns_a_new_tensor() -> None:
-    x = varinit.init("he_normal", (64, 32), backend="torch", seed=3, dtype=torch.float64,
-                     device="cpu")
+    x = varinit.init("he_normal", (64, 32), backend="torch", seed=3, dtype=torch.float64, device="cpu")
     assert isinstance(x, torch.Tensor) and x.dtype == torch.float64 and x.device.type == "cpu"
-    np.testing.assert_array_equal(x.numpy(), varinit.init("he_normal", (64, 32), seed=3,
-                                                          dtype="float64"))
-    assert varinit.init("glorot_uniform", (8, 8), backend="torch", dtype="bfloat16").dtype \
-        == torch.bfloat16
+    np.testing.assert_array_equal(x.numpy(), varinit.init("he_normal", (64, 32), seed=3, dtype="float64"))
+    assert varinit.init("glorot_uniform", (8, 8), backend="torch", dtype="bfloat16").dtype == torch.bfloat16
 
 
 # --------------------------------------------------------------------------- streams and tensors
@@ -324,7 +351,7 @@ class Net(torch.nn.Module):
             ("up", lambda: torch.nn.ConvTranspose2d(32, 12, 4, stride=2, groups=2)),
             ("norm", lambda: torch.nn.LayerNorm(12)),
         ]
-        for name, make in (reversed(parts) if reverse else parts):
+        for name, make in reversed(parts) if reverse else parts:
             setattr(self, name, make())
 
 
@@ -342,12 +369,13 @@ def test_init_module_fans_order_and_summary() -> None:
     a, b = Net(), Net(reverse=True)
     before = a.norm.bias.detach().clone()
     rules = {k: v for k, v in RULES.items() if k not in ("norm.*", "*.bias")} | {
-        "norm.weight": "ones", (torch.nn.Linear, "bias"): "torch_default",
-        (torch.nn.modules.conv._ConvNd, "bias"): "torch_default"}
+        "norm.weight": "ones",
+        (torch.nn.Linear, "bias"): "torch_default",
+        (torch.nn.modules.conv._ConvNd, "bias"): "torch_default",
+    }
     sa = vt.init_module(a, rules, seed=11)
     vt.init_module(b, rules, seed=11)
-    for (na, pa), (nb, pb) in zip(sorted(a.named_parameters()), sorted(b.named_parameters()),
-                                  strict=True):
+    for (na, pa), (nb, pb) in zip(sorted(a.named_parameters()), sorted(b.named_parameters()), strict=True):
         assert na == nb
         if na != "norm.bias":
             assert torch.equal(pa, pb), na  # construction order does not matter
@@ -365,8 +393,15 @@ def test_init_module_fans_order_and_summary() -> None:
         p = dict(a.named_parameters())[t.name]
         if p.numel() >= 500:
             assert float(p.detach().double().std()) == pytest.approx(t.std, rel=0.15), t.name
-    expect = vt.init_(torch.empty(32, 4, 3, 3), "kaiming_normal", nonlinearity="relu", seed=11,
-                      stream=varinit.stream_id("grouped.weight"), fan_in=36, fan_out=72)
+    expect = vt.init_(
+        torch.empty(32, 4, 3, 3),
+        "kaiming_normal",
+        nonlinearity="relu",
+        seed=11,
+        stream=varinit.stream_id("grouped.weight"),
+        fan_in=36,
+        fan_out=72,
+    )
     assert torch.equal(a.grouped.weight, expect)
     text = str(sa)
     assert "up.weight" in text and "left alone: norm.bias" in text

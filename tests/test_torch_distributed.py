@@ -42,8 +42,12 @@ def _free_port() -> int:
 
 
 def _model() -> torch.nn.Module:
-    return torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3, groups=2), torch.nn.Flatten(),
-                               torch.nn.Linear(8 * 4 * 4, 16), torch.nn.Linear(16, 10))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(4, 8, 3, groups=2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 4 * 4, 16),
+        torch.nn.Linear(16, 10),
+    )
 
 
 def _worker(rank: int, port: int, job: Callable[[int], Any], out: Any) -> None:
@@ -52,13 +56,13 @@ def _worker(rank: int, port: int, job: Callable[[int], Any], out: Any) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     try:
-        dist.init_process_group("gloo", rank=rank, world_size=WORLD,
-                                timeout=__import__("datetime").timedelta(seconds=30))
+        dist.init_process_group(
+            "gloo", rank=rank, world_size=WORLD, timeout=__import__("datetime").timedelta(seconds=30)
+        )
         try:
             result = job(rank)
             if isinstance(result, dict):  # tensors travel by value (no shared-memory handles)
-                result = {k: v.numpy() if isinstance(v, torch.Tensor) else v
-                          for k, v in result.items()}
+                result = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in result.items()}
             out.put((rank, "ok", result))
         finally:
             dist.destroy_process_group()

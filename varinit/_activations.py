@@ -103,19 +103,32 @@ class Activation:
 def _entries() -> dict[str, Activation]:
     a = [
         Activation("linear", lambda z, p: z, lambda z, p: np.ones_like(z)),
-        Activation("relu", lambda z, p: np.maximum(z, 0), lambda z, p: (z > 0).astype(z.dtype),
-                   kink=True),
-        Activation("leaky_relu", lambda z, p: np.where(z > 0, z, p * z),
-                   lambda z, p: np.where(z > 0, 1.0, p).astype(z.dtype), default=0.01, kink=True),
-        Activation("elu", lambda z, p: np.where(z > 0, z, p * _expm1_neg(z)),
-                   lambda z, p: np.where(z > 0, 1.0, p * np.exp(np.minimum(z, 0))).astype(z.dtype),
-                   default=1.0),
-        Activation("selu", lambda z, p: _SELU_SCALE * np.where(z > 0, z, _SELU_ALPHA * _expm1_neg(z)),
-                   lambda z, p: _SELU_SCALE * np.where(z > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(z, 0))
-                                                       ).astype(z.dtype), kink=True),
+        Activation("relu", lambda z, p: np.maximum(z, 0), lambda z, p: (z > 0).astype(z.dtype), kink=True),
+        Activation(
+            "leaky_relu",
+            lambda z, p: np.where(z > 0, z, p * z),
+            lambda z, p: np.where(z > 0, 1.0, p).astype(z.dtype),
+            default=0.01,
+            kink=True,
+        ),
+        Activation(
+            "elu",
+            lambda z, p: np.where(z > 0, z, p * _expm1_neg(z)),
+            lambda z, p: np.where(z > 0, 1.0, p * np.exp(np.minimum(z, 0))).astype(z.dtype),
+            default=1.0,
+        ),
+        Activation(
+            "selu",
+            lambda z, p: _SELU_SCALE * np.where(z > 0, z, _SELU_ALPHA * _expm1_neg(z)),
+            lambda z, p: (
+                _SELU_SCALE * np.where(z > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(z, 0))).astype(z.dtype)
+            ),
+            kink=True,
+        ),
         Activation("gelu", lambda z, p: z * _phi_cdf(z), lambda z, p: _phi_cdf(z) + z * _phi_pdf(z)),
-        Activation("silu", lambda z, p: z * _sigmoid(z),
-                   lambda z, p: _sigmoid(z) * (1 + z * (1 - _sigmoid(z)))),
+        Activation(
+            "silu", lambda z, p: z * _sigmoid(z), lambda z, p: _sigmoid(z) * (1 + z * (1 - _sigmoid(z)))
+        ),
         Activation("mish", lambda z, p: _mish(z), lambda z, p: _mish_grad(z)),
         Activation("tanh", lambda z, p: np.tanh(z), lambda z, p: 1 - np.tanh(z) ** 2),
         Activation("sigmoid", lambda z, p: _sigmoid(z), lambda z, p: _sigmoid(z) * (1 - _sigmoid(z))),

@@ -23,46 +23,46 @@ __all__ = ["Advice", "recommend"]
 # Why a scheme suits what it is listed for, keyed by the start of the scheme's name.
 _REASONS: dict[str, str] = {
     "he_": "ReLU-like units such as {act} pass about half of the second moment of their input "
-           "(ReLU exactly half), so Var(w) = 2 / fan_in doubles the variance to keep the "
-           "pre-activation scale constant with depth (He et al. 2015){moment}",
+    "(ReLU exactly half), so Var(w) = 2 / fan_in doubles the variance to keep the "
+    "pre-activation scale constant with depth (He et al. 2015){moment}",
     "kaiming_": "torch's spelling of He et al. 2015: Var(w) = gain^2 / fan_in with gain sqrt(2) "
-                "for ReLU{moment}",
+    "for ReLU{moment}",
     "glorot_": "to first order {act} is linear near 0, where Var(w) = 2 / (fan_in + fan_out) "
-               "balances the forward activations against the backward gradients "
-               "(Glorot & Bengio 2010){moment}",
+    "balances the forward activations against the backward gradients "
+    "(Glorot & Bengio 2010){moment}",
     "xavier_": "torch's untruncated Glorot & Bengio 2010: Var(w) = 2 / (fan_in + fan_out){moment}",
     "lecun_": "Var(w) = 1 / fan_in keeps the variance of a layer's output equal to the second "
-              "moment of its input (LeCun et al. 1998){selu}{moment}",
+    "moment of its input (LeCun et al. 1998){selu}{moment}",
     "kumar_": "Kumar 2017 linearizes the activation at 0: Var(w) = 1 / (fan_in g'(0)^2 (1 + g(0)^2)), "
-              "12.8 / fan_in for the sigmoid (g(0) = 1/2, g'(0) = 1/4)",
+    "12.8 / fan_in for the sigmoid (g(0) = 1/2, g'(0) = 1/4)",
     "tf1_": "TensorFlow 1's variance_scaling_initializer, a truncated normal with factor 2 for ReLU",
     "orthogonal": "an orthogonal matrix preserves norms exactly (Saxe et al. 2013); scale it by the "
-                  "activation's gain",
+    "activation's gain",
     "identity": "starts each layer as a pass-through (Le et al. 2015); square 2-D weights only",
     "dirac": "a convolution that passes its input through (Zagoruyko & Komodakis 2017)",
     "delta_orthogonal": "orthogonal at the kernel centre: dynamical isometry for deep tanh CNNs "
-                        "(Xiao et al. 2018)",
+    "(Xiao et al. 2018)",
 }
 
 # What the table cannot say in a row: where sources disagree.
 _NOTES: dict[str, str] = {
     "sigmoid": "The sources disagree. Glorot & Bengio (2010) derived Var(w) = 2 / (fan_in + fan_out) "
-               "for activations that behave like the identity near 0; the sigmoid does not "
-               "(g(0) = 1/2, g'(0) = 1/4), and Kumar (2017) gets Var(w) = 12.8 / fan_in from its "
-               "slope at 0, 12.8 times Glorot's for square layers. Propagated exactly through a "
-               "deep sigmoid MLP neither keeps the pre-activation variance at 1: Glorot settles "
-               "near 0.27, Kumar near 4.4 (still in the sigmoid's responsive range); the exact "
-               "second-moment rule, varinit.gain('sigmoid', method='moment')**2 = 3.41, holds it "
-               "at 1. torch's gain table says 1 for the sigmoid.",
+    "for activations that behave like the identity near 0; the sigmoid does not "
+    "(g(0) = 1/2, g'(0) = 1/4), and Kumar (2017) gets Var(w) = 12.8 / fan_in from its "
+    "slope at 0, 12.8 times Glorot's for square layers. Propagated exactly through a "
+    "deep sigmoid MLP neither keeps the pre-activation variance at 1: Glorot settles "
+    "near 0.27, Kumar near 4.4 (still in the sigmoid's responsive range); the exact "
+    "second-moment rule, varinit.gain('sigmoid', method='moment')**2 = 3.41, holds it "
+    "at 1. torch's gain table says 1 for the sigmoid.",
     "linear": "Without a nonlinearity every rule that preserves variance works: lecun_* keeps the "
-              "forward signal exactly (Var(w) = 1 / fan_in), glorot_* compromises between the "
-              "forward and backward passes when fan_in != fan_out.",
+    "forward signal exactly (Var(w) = 1 / fan_in), glorot_* compromises between the "
+    "forward and backward passes when fan_in != fan_out.",
     "selu": "SELU's self-normalization (mean 0, variance 1 as a fixed point) holds only with "
-            "Var(w) = 1 / fan_in; torch's gain table uses 3/4 instead, a choice made for its "
-            "self-normalizing networks to keep gradients stable, which breaks the fixed point.",
+    "Var(w) = 1 / fan_in; torch's gain table uses 3/4 instead, a choice made for its "
+    "self-normalizing networks to keep gradients stable, which breaks the fixed point.",
     "tanh": "Glorot's variance is right for tanh's linear regime only: through many layers the "
-            "signal decays slowly (like 1 / sqrt(depth)). torch's gain table multiplies the std "
-            "by 5/3, which gives the deep network a stable nonzero variance instead.",
+    "signal decays slowly (like 1 / sqrt(depth)). torch's gain table multiplies the std "
+    "by 5/3, which gives the deep network a stable nonzero variance instead.",
 }
 
 
@@ -89,8 +89,10 @@ class Advice:
 
     def __str__(self) -> str:
         over = ", ".join(f"{k}={v:.6g}" for k, v in self.overrides.items())
-        lines = [f"{self.activation}: {self.scheme}" + (f" ({over})" if over else ""),
-                 f"  why: {self.reason}"]
+        lines = [
+            f"{self.activation}: {self.scheme}" + (f" ({over})" if over else ""),
+            f"  why: {self.reason}",
+        ]
         if self.alternatives:
             lines.append(f"  alternatives: {', '.join(self.alternatives)}")
         if self.note:
@@ -114,8 +116,13 @@ _DIST_RANK = {"truncated_normal": 0, "normal": 1, "uniform": 2}
 def _rank(order: list[str]) -> Callable[[Scheme], tuple[int, int, int, int]]:
     def key(s: Scheme) -> tuple[int, int, int, int]:
         dist = str(s.params.get("distribution", ""))
-        return (s.family != "variance_scaling", len(s.activations), _DIST_RANK.get(dist, 3),
-                order.index(s.name))
+        return (
+            s.family != "variance_scaling",
+            len(s.activations),
+            _DIST_RANK.get(dist, 3),
+            order.index(s.name),
+        )
+
     return key
 
 
@@ -129,10 +136,12 @@ def _reason(scheme: str, act: str) -> str:
         moment = f"; the exact second-moment rule gives Var(w) = {g * g:.3g} / fan_in for {act}"
     except ValueError:
         pass
-    selu = ("; for SELU it makes mean 0, variance 1 an attracting fixed point (Klambauer et al. "
-            "2017)") if act == "selu" else ""
-    return template.format(act=act, moment=moment if not scheme.startswith("kumar_") else "",
-                           selu=selu)
+    selu = (
+        ("; for SELU it makes mean 0, variance 1 an attracting fixed point (Klambauer et al. 2017)")
+        if act == "selu"
+        else ""
+    )
+    return template.format(act=act, moment=moment if not scheme.startswith("kumar_") else "", selu=selu)
 
 
 def _computed(label: str, fn: Any) -> Advice:
@@ -146,9 +155,11 @@ def _computed(label: str, fn: Any) -> Advice:
         scheme, over = "lecun_normal", {}
     else:
         scheme, over = "variance_scaling", {"factor": factor}
-    reason = (f"computed for {label}: E[phi(z)^2] = {1 / factor:.4g} for z ~ N(0, 1), so "
-              f"Var(w) = {factor:.4g} / fan_in keeps the second moment of the pre-activations at 1 "
-              f"(varinit.gain(..., method='moment') = {g:.4g})")
+    reason = (
+        f"computed for {label}: E[phi(z)^2] = {1 / factor:.4g} for z ~ N(0, 1), so "
+        f"Var(w) = {factor:.4g} / fan_in keeps the second moment of the pre-activations at 1 "
+        f"(varinit.gain(..., method='moment') = {g:.4g})"
+    )
     try:
         k = gain(fn, method="kumar")
         note = f"Kumar's rule (linearization at 0) gives Var(w) = {k * k:.4g} / fan_in instead."
@@ -195,8 +206,7 @@ def recommend(activation: str | Callable[[Any], Any]) -> Advice:
     order = schemes()
     ranked = sorted(table[key], key=_rank(order))
     best = ranked[0].name
-    return Advice(key, best, _reason(best, key), tuple(s.name for s in ranked[1:]),
-                  _NOTES.get(key, ""))
+    return Advice(key, best, _reason(best, key), tuple(s.name for s in ranked[1:]), _NOTES.get(key, ""))
 
 
 def known_activations() -> list[str]:

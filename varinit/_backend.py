@@ -93,9 +93,7 @@ class Backend:
         return None
 
     # -- the portable stream ----------------------------------------------------------
-    def philox_words(
-        self, seed: int, stream: int, starts: list[int], length: int, device: Any
-    ) -> Any:
+    def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
         """uint32 words ``[s, s + length)`` for every start ``s``: shape (len(starts), length)."""
         from ._philox import words
 
@@ -132,9 +130,7 @@ def get_backend(name: str | Backend) -> Backend:
     if key in _CACHE:
         return _CACHE[key]
     if key not in BACKENDS:
-        raise ValueError(
-            f"backend={name!r} is not allowed: known backends are {', '.join(BACKENDS)}"
-        )
+        raise ValueError(f"backend={name!r} is not allowed: known backends are {', '.join(BACKENDS)}")
     try:
         module = importlib.import_module(f"varinit.adapters.{key}")
     except ImportError as e:

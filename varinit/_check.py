@@ -67,8 +67,11 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return (all(c.ok for c in self.cells.values()) and all(i.ok for i in self.identity)
-                and all(a.ok for a in self.anchors))
+        return (
+            all(c.ok for c in self.cells.values())
+            and all(i.ok for i in self.identity)
+            and all(a.ok for a in self.anchors)
+        )
 
     def render(self) -> str:
         w0 = max(len(s) for s in self.schemes) + 2
@@ -81,9 +84,11 @@ class CheckResult:
                 row += self.cells[s, b].render().ljust(w)
             lines.append(row)
         lines.append("")
-        lines.append("cells: std of the native stream's sample / expected std; ✓ = KS p >= 1e-3 "
-                     "and mean, variance within 5 standard errors, for the portable and the "
-                     "native stream")
+        lines.append(
+            "cells: std of the native stream's sample / expected std; ✓ = KS p >= 1e-3 "
+            "and mean, variance within 5 standard errors, for the portable and the "
+            "native stream"
+        )
         lines.extend(self.notes)
         bad = [c for c in self.cells.values() if not c.ok]
         for c in bad:
@@ -94,8 +99,10 @@ class CheckResult:
             lines.extend("  " + i.line() for i in self.identity)
         if self.anchors:
             lines.append("")
-            lines.append("anchor conformance: varinit vs each framework's own function "
-                         "(two-sample KS p >= 1e-3, std ratio within 1 %; exact for constants)")
+            lines.append(
+                "anchor conformance: varinit vs each framework's own function "
+                "(two-sample KS p >= 1e-3, std ratio within 1 %; exact for constants)"
+            )
             lines.extend("  " + a.line() for a in self.anchors)
         n = len(self.cells)
         n_anchor_ok = sum(a.ok for a in self.anchors)
@@ -116,22 +123,40 @@ class CheckResult:
             "backends": self.backends,
             "schemes": self.schemes,
             "cells": [
-                {"scheme": c.scheme, "backend": c.backend, "ok": c.ok,
-                 "std": None if math.isnan(c.std) else c.std,
-                 "expected_std": None if math.isnan(c.expected_std) else c.expected_std,
-                 "streams": c.streams, "detail": c.detail}
+                {
+                    "scheme": c.scheme,
+                    "backend": c.backend,
+                    "ok": c.ok,
+                    "std": None if math.isnan(c.std) else c.std,
+                    "expected_std": None if math.isnan(c.expected_std) else c.expected_std,
+                    "streams": c.streams,
+                    "detail": c.detail,
+                }
                 for c in self.cells.values()
             ],
             "notes": self.notes,
             "portable_identity": [
-                {"backend": i.backend, "identical": i.identical, "worst_ulp": i.worst_ulp,
-                 "n": i.n, "ok": i.ok, "error": i.error} for i in self.identity
+                {
+                    "backend": i.backend,
+                    "identical": i.identical,
+                    "worst_ulp": i.worst_ulp,
+                    "n": i.n,
+                    "ok": i.ok,
+                    "error": i.error,
+                }
+                for i in self.identity
             ],
             "anchors": [
-                {"anchor": a.anchor, "scheme": a.scheme, "shape": list(a.shape), "ok": a.ok,
-                 "ks_pvalue": a.ks_pvalue,
-                 "std_ratio": None if math.isnan(a.std_ratio) else a.std_ratio,
-                 "detail": a.detail} for a in self.anchors
+                {
+                    "anchor": a.anchor,
+                    "scheme": a.scheme,
+                    "shape": list(a.shape),
+                    "ok": a.ok,
+                    "ks_pvalue": a.ks_pvalue,
+                    "std_ratio": None if math.isnan(a.std_ratio) else a.std_ratio,
+                    "detail": a.detail,
+                }
+                for a in self.anchors
             ],
         }
 
@@ -156,14 +181,16 @@ def check_cell(scheme: str, backend: str | Backend) -> Cell:
         except AssertionError as e:
             return Cell(scheme, label, False, std, expected, f"{stream}: {e}")
         except Exception as e:  # a crash is a failure of the cell, reported with its type
-            return Cell(scheme, label, False, std, expected,
-                        f"{stream}: {type(e).__name__}: {e}")
+            return Cell(scheme, label, False, std, expected, f"{stream}: {type(e).__name__}: {e}")
         std = float(to_numpy(x).std())  # the native stream's, where there is one
     return Cell(scheme, label, True, std, expected, streams=[s for s, _ in sources])
 
 
 def run(
-    schemes: list[str], backends: list[str | Backend], *, progress: bool = False,
+    schemes: list[str],
+    backends: list[str | Backend],
+    *,
+    progress: bool = False,
     anchors: bool = True,
 ) -> CheckResult:
     """Check every (scheme, backend) pair; never raises for a failing cell."""
@@ -184,8 +211,7 @@ def run(
         objs.append(be)
         for i, s in enumerate(schemes, 1):
             if progress:
-                print(f"\r{label}: {i}/{len(schemes)} {s:<24}", end="", file=sys.stderr,
-                      flush=True)
+                print(f"\r{label}: {i}/{len(schemes)} {s:<24}", end="", file=sys.stderr, flush=True)
             cells[s, label] = check_cell(s, be)
         if progress:
             print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
@@ -205,8 +231,11 @@ def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Iden
     """Every backend's portable float32 draws against NumPy's: identical fraction, worst ulp."""
     from .testing import _raw
 
-    picked = [s for s in schemes if get(s).family in ("variance_scaling", "uniform", "normal",
-                                                      "truncated_normal", "trunc_normal")]
+    picked = [
+        s
+        for s in schemes
+        if get(s).family in ("variance_scaling", "uniform", "normal", "truncated_normal", "trunc_normal")
+    ]
     picked = [s for s in _IDENTITY_SCHEMES if s in picked] or picked[:5]
     out = []
     for be in backends:
@@ -236,8 +265,11 @@ def _anchor_results(schemes: list[str], backends: list[str], progress: bool) -> 
 
     framework_of = {"torch": "torch", "jax": "jax", "keras": "tensorflow"}
     out = []
-    todo = [a for a in ANCHORS if a.scheme in schemes and a.available
-            and framework_of.get(a.framework) in backends]
+    todo = [
+        a
+        for a in ANCHORS
+        if a.scheme in schemes and a.available and framework_of.get(a.framework) in backends
+    ]
     for i, a in enumerate(todo, 1):
         if progress:
             print(f"\ranchors: {i}/{len(todo)} {a.name[:40]:<40}", end="", file=sys.stderr, flush=True)
@@ -265,5 +297,7 @@ class Identity:
     def line(self) -> str:
         if self.error:
             return f"✗ {self.backend}: {self.error}"
-        return (f"{'✓' if self.ok else '✗'} {self.backend} vs numpy: {self.identical:.4%} "
-                f"bit-identical, worst {self.worst_ulp:.0f} ulp ({self.n:,} float32 values)")
+        return (
+            f"{'✓' if self.ok else '✗'} {self.backend} vs numpy: {self.identical:.4%} "
+            f"bit-identical, worst {self.worst_ulp:.0f} ulp ({self.n:,} float32 values)"
+        )

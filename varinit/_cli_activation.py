@@ -75,9 +75,19 @@ def cmd_propagate(args: argparse.Namespace) -> int:
     for label in ("depth", "width", "batch"):
         if getattr(args, label) < 1:
             raise ValueError(f"--{label} {getattr(args, label)} is not allowed: it must be >= 1")
-    results = [propagate(s, args.activation, depth=args.depth, width=args.width, batch=args.batch,
-                         seed=args.seed, backend=args.backend, **kw)
-               for s, kw in _schemes(args.schemes)]
+    results = [
+        propagate(
+            s,
+            args.activation,
+            depth=args.depth,
+            width=args.width,
+            batch=args.batch,
+            seed=args.seed,
+            backend=args.backend,
+            **kw,
+        )
+        for s, kw in _schemes(args.schemes)
+    ]
     print(comparison_table(results))
     if args.plot:
         path = plot(results, args.plot)
@@ -108,8 +118,10 @@ def plot(results: Any, path: str) -> str:
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
-    fig.suptitle(f"{first.activation}: depth {first.depth}, width {first.width}, "
-                 f"batch {first.batch}, seed {first.seed}")
+    fig.suptitle(
+        f"{first.activation}: depth {first.depth}, width {first.width}, "
+        f"batch {first.batch}, seed {first.seed}"
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -121,12 +133,16 @@ def add_subcommands(subparsers: Any) -> None:
     sp.add_argument("activation", help="e.g. relu, tanh, sigmoid, selu, gelu")
     sp.set_defaults(func=cmd_recommend)
 
-    sp = subparsers.add_parser("propagate", help="activation and gradient std through a deep "
-                               "random MLP, per scheme")
+    sp = subparsers.add_parser(
+        "propagate", help="activation and gradient std through a deep random MLP, per scheme"
+    )
     sp.add_argument("--activation", default="relu")
-    sp.add_argument("--schemes", default="he_normal,glorot_normal,lecun_normal",
-                    help="comma-separated scheme names, each with optional overrides "
-                    "NAME:key=value[:key=value], e.g. glorot_normal,normal:std=1")
+    sp.add_argument(
+        "--schemes",
+        default="he_normal,glorot_normal,lecun_normal",
+        help="comma-separated scheme names, each with optional overrides "
+        "NAME:key=value[:key=value], e.g. glorot_normal,normal:std=1",
+    )
     sp.add_argument("--depth", type=int, default=50)
     sp.add_argument("--width", type=int, default=512)
     sp.add_argument("--batch", type=int, default=128)

@@ -14,8 +14,19 @@ __all__ = ["GAIN_METHODS", "GAIN_TABLE", "gain", "second_moment"]
 
 #: Activations with a tabulated gain. ``leaky_relu`` takes its negative slope as ``param``.
 GAIN_TABLE: tuple[str, ...] = (
-    "linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-    "conv_transpose2d", "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu",
+    "linear",
+    "identity",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
 )
 #: The ways :func:`gain` can compute a gain.
 GAIN_METHODS: tuple[str, ...] = ("table", "moment", "kumar")
@@ -63,9 +74,7 @@ def gain(
 def _table_gain(nonlinearity: Any, param: float | None) -> float:
     if not isinstance(nonlinearity, str):
         if callable(nonlinearity):
-            raise ValueError(
-                "a callable has no tabulated gain: pass method='moment' or method='kumar'"
-            )
+            raise ValueError("a callable has no tabulated gain: pass method='moment' or method='kumar'")
         raise TypeError(f"nonlinearity must be a name (str), got {nonlinearity!r}")
     name = nonlinearity.strip().lower().replace("-", "_")
     if name in GAIN_TABLE and (name in ("linear", "identity", "sigmoid") or name.startswith("conv")):
@@ -86,9 +95,7 @@ def _table_gain(nonlinearity: Any, param: float | None) -> float:
         else:
             slope = float(param)
         return math.sqrt(2.0 / (1.0 + slope**2))
-    raise ValueError(
-        f"nonlinearity={nonlinearity!r} has no tabulated gain; known: {', '.join(GAIN_TABLE)}"
-    )
+    raise ValueError(f"nonlinearity={nonlinearity!r} has no tabulated gain; known: {', '.join(GAIN_TABLE)}")
 
 
 def _resolve(activation: Any, param: float | None) -> Activation:

@@ -27,9 +27,7 @@ def split_key(value: int, what: str = "seed") -> tuple[int, int]:
     try:
         v = operator.index(value)
     except TypeError:
-        raise TypeError(
-            f"{what}={value!r} is not allowed: {what} must be an integer in [0, 2**64)"
-        ) from None
+        raise TypeError(f"{what}={value!r} is not allowed: {what} must be an integer in [0, 2**64)") from None
     if not 0 <= v < 1 << 64:
         raise ValueError(f"{what}={value!r} is out of range: {what} must be in [0, 2**64)")
     return v & _MASK, v >> 32
@@ -81,6 +79,7 @@ def philox4x32(
     c0, c1, c2, c3 = counter
     k0, k1 = key
     arrays = [c for c in counter if not isinstance(c, int)]
+
     # constants as 0-d arrays of the counters' dtype: some namespaces (JAX) read a bare
     # Python int >= 2**31 as int32 and overflow
     def const(v: Any) -> Any:
@@ -89,8 +88,7 @@ def philox4x32(
     for _ in range(rounds):
         hi0, lo0 = _mulhilo(xp, _M0, c0, wide)
         hi1, lo1 = _mulhilo(xp, _M1, c2, wide)
-        c0, c1, c2, c3 = (const(hi1) ^ const(c1) ^ const(k0), lo1,
-                          const(hi0) ^ const(c3) ^ const(k1), lo0)
+        c0, c1, c2, c3 = (const(hi1) ^ const(c1) ^ const(k0), lo1, const(hi0) ^ const(c3) ^ const(k1), lo0)
         k0, k1 = (k0 + _W0) & _MASK, (k1 + _W1) & _MASK
     return c0, c1, c2, c3
 

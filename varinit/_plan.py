@@ -113,8 +113,7 @@ def resolve(scheme: Scheme, shape: tuple[int, ...], layout: str, fan_kw: dict[st
     if fam in ("variance_scaling", "tf1_variance_scaling"):
         fi, fo = fans(shape, layout, **fan_kw)
         mode = str(p["mode"])
-        n = {"fan_in": fi, "fan_out": fo, "fan_avg": (fi + fo) / 2,
-             "fan_geo_avg": math.sqrt(fi * fo)}[mode]
+        n = {"fan_in": fi, "fan_out": fo, "fan_avg": (fi + fo) / 2, "fan_geo_avg": math.sqrt(fi * fo)}[mode]
         if n == 0:
             raise SchemeError(f"{mode} is 0 for shape {shape}: the variance factor / {mode} is undefined")
         if fam == "tf1_variance_scaling":

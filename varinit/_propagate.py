@@ -45,12 +45,17 @@ class Propagation:
         """A fixed-width table of the chosen layers (default: about ten of them)."""
         rows = list(layers) if layers is not None else shown_layers(self.depth)
         head = f"{'layer':>5}  {'pre std':>10}  {'act mean':>10}  {'act std':>10}  {'grad std':>10}"
-        out = [f"{self.scheme} + {self.activation}: depth {self.depth}, width {self.width}, "
-               f"batch {self.batch}, seed {self.seed}", head]
+        out = [
+            f"{self.scheme} + {self.activation}: depth {self.depth}, width {self.width}, "
+            f"batch {self.batch}, seed {self.seed}",
+            head,
+        ]
         for layer in rows:
             i = layer - 1
-            out.append(f"{layer:>5}  {_fmt(self.pre_std[i])}  {_fmt(self.act_mean[i])}  "
-                       f"{_fmt(self.act_std[i])}  {_fmt(self.grad_std[i])}")
+            out.append(
+                f"{layer:>5}  {_fmt(self.pre_std[i])}  {_fmt(self.act_mean[i])}  "
+                f"{_fmt(self.act_std[i])}  {_fmt(self.grad_std[i])}"
+            )
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -75,16 +80,26 @@ def comparison_table(results: Sequence[Propagation], layers: Sequence[int] | Non
     rows = list(layers) if layers is not None else shown_layers(depth)
     w = max(12, *(len(r.scheme) for r in results))
     first = results[0]
-    out = [f"activation {first.activation}: depth {depth}, width {first.width}, batch {first.batch}, "
-           f"seed {first.seed}",
-           f"{'':>5}  " + "  ".join(f"{r.scheme:>{w}}" for r in results) + "  |  "
-           + "  ".join(f"{r.scheme:>{w}}" for r in results),
-           f"{'layer':>5}  " + "  ".join(f"{'act std':>{w}}" for _ in results) + "  |  "
-           + "  ".join(f"{'grad std':>{w}}" for _ in results)]
+    out = [
+        f"activation {first.activation}: depth {depth}, width {first.width}, batch {first.batch}, "
+        f"seed {first.seed}",
+        f"{'':>5}  "
+        + "  ".join(f"{r.scheme:>{w}}" for r in results)
+        + "  |  "
+        + "  ".join(f"{r.scheme:>{w}}" for r in results),
+        f"{'layer':>5}  "
+        + "  ".join(f"{'act std':>{w}}" for _ in results)
+        + "  |  "
+        + "  ".join(f"{'grad std':>{w}}" for _ in results),
+    ]
     for layer in rows:
         i = layer - 1
-        out.append(f"{layer:>5}  " + "  ".join(f"{r.act_std[i]:>{w}.4g}" for r in results) + "  |  "
-                   + "  ".join(f"{r.grad_std[i]:>{w}.4g}" for r in results))
+        out.append(
+            f"{layer:>5}  "
+            + "  ".join(f"{r.act_std[i]:>{w}.4g}" for r in results)
+            + "  |  "
+            + "  ".join(f"{r.grad_std[i]:>{w}.4g}" for r in results)
+        )
     return "\n".join(out)
 
 
@@ -92,12 +107,10 @@ def _std(a: Any) -> float:
     return float(np.std(a, dtype=np.float64))
 
 
-def _weights(scheme: Any, width: int, backend: str, seed: int, stream: int,
-             overrides: dict[str, Any]) -> Any:
+def _weights(scheme: Any, width: int, backend: str, seed: int, stream: int, overrides: dict[str, Any]) -> Any:
     from ._api import init
 
-    w = init(scheme, (width, width), backend=backend, seed=seed, stream=stream, dtype="float32",
-             **overrides)
+    w = init(scheme, (width, width), backend=backend, seed=seed, stream=stream, dtype="float32", **overrides)
     if not isinstance(w, np.ndarray):
         from .testing import to_numpy
 
@@ -148,8 +161,9 @@ def propagate(
     if overrides:
         name += "(" + ", ".join(f"{k}={v}" for k, v in overrides.items()) + ")"
     if inputs is None:
-        h = init("normal", (batch, width), seed=seed, stream=stream_id("propagate/input"),
-                 dtype="float32", std=1.0)
+        h = init(
+            "normal", (batch, width), seed=seed, stream=stream_id("propagate/input"), dtype="float32", std=1.0
+        )
     else:
         h = np.asarray(inputs, dtype=np.float32)
         if h.ndim != 2 or h.shape[1] != width:
@@ -174,12 +188,28 @@ def propagate(
             if not (math.isfinite(pre[-1]) and math.isfinite(std[-1])):
                 break
         good = len(weights)
-        g = init("normal", (h.shape[0], width), seed=seed, stream=stream_id("propagate/grad"),
-                 dtype="float32", std=1.0)
+        g = init(
+            "normal",
+            (h.shape[0], width),
+            seed=seed,
+            stream=stream_id("propagate/grad"),
+            dtype="float32",
+            std=1.0,
+        )
         back = [nan] * good
         for i in range(good - 1, -1, -1):
             back[i] = _std(g)
             g = (g * slopes[i]) @ weights[i].T
     pad = [nan] * (depth - good)
-    return Propagation(name, act.name, depth, width, batch, seed, tuple(pre + pad),
-                       tuple(std + pad), tuple(mean + pad), tuple(back + pad))
+    return Propagation(
+        name,
+        act.name,
+        depth,
+        width,
+        batch,
+        seed,
+        tuple(pre + pad),
+        tuple(std + pad),
+        tuple(mean + pad),
+        tuple(back + pad),
+    )

@@ -148,9 +148,7 @@ def _standard_normal(xp: Any, u: Any, eager: Eager = False, fence: Fence = None)
 # --------------------------------------------------------------------------- drivers
 
 
-def _rejected_normal(
-    be: Backend, gen: Any, shape: tuple[int, ...], dtype: Any, lo: float, hi: float
-) -> Any:
+def _rejected_normal(be: Backend, gen: Any, shape: tuple[int, ...], dtype: Any, lo: float, hi: float) -> Any:
     """N(0, 1) restricted to [lo, hi] by redrawing what falls outside, or None.
 
     Exact, and faster than the inverse CDF where most draws land inside: used on backends
@@ -178,7 +176,6 @@ def redraw_outside(be: Backend, gen: Any, z: Any, lo: float, hi: float) -> Any:
         z[at] = fresh
         at = at[xp.nonzero(outside(fresh))[0]]
     return z
-
 
 
 def sample(
@@ -246,9 +243,7 @@ def sample(
     return be.finalize(xp.reshape(x, block), out_dtype, device)
 
 
-def _normal_matrix(
-    be: Backend, src: Source, shape: tuple[int, ...], dtype: Any, device: Any
-) -> Any:
+def _normal_matrix(be: Backend, src: Source, shape: tuple[int, ...], dtype: Any, device: Any) -> Any:
     """Standard normals of ``shape`` from the source (portable: the stream's first words)."""
     std = Plan("normal", std=1.0)
     return sample(be, std, shape, src, dtype, dtype, device=device)
@@ -266,9 +261,7 @@ def _orthogonal(be: Backend, src: Source, rows: int, cols: int, dtype: Any, devi
     return q if rows >= cols else xp.matrix_transpose(q)
 
 
-def _structured(
-    be: Backend, plan: Plan, shape: tuple[int, ...], src: Source, dtype: Any, device: Any
-) -> Any:
+def _structured(be: Backend, plan: Plan, shape: tuple[int, ...], src: Source, dtype: Any, device: Any) -> Any:
     xp = be.xp
     n = math.prod(shape)
     out_in = plan.layout == "out_in"
@@ -298,8 +291,7 @@ def _structured(
         rows_axis = 0 if out_in else 1
         # one draw of 2 x shape uniforms: the first half gives the values, the second the
         # positions of the zeros (two draws from a JAX key would repeat the same bits)
-        u = sample(be, Plan("uniform", a=0.0, b=1.0), (2, *shape), src, dtype, dtype,
-                   device=device)
+        u = sample(be, Plan("uniform", a=0.0, b=1.0), (2, *shape), src, dtype, dtype, device=device)
         values, ranks_u = _standard_normal(xp, u[0, ...], fence=be.fence), u[1, ...]
         zeros = math.ceil(plan.a * shape[rows_axis])
         rank = xp.argsort(xp.argsort(ranks_u, axis=rows_axis), axis=rows_axis)

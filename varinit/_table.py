@@ -158,8 +158,12 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(
                 truncation=_real(positive=True),
             ),
             _family(
-                "trunc_normal", {"stddev": "std"}, mean=_real(), std=_real(positive=True),
-                a=_real(), b=_real(),
+                "trunc_normal",
+                {"stddev": "std"},
+                mean=_real(),
+                std=_real(positive=True),
+                a=_real(),
+                b=_real(),
             ),
             _family("constant", {"val": "value", "fill_value": "value"}, value=_real()),
             _family("orthogonal", {"scale": "gain"}, gain=_real()),
@@ -175,9 +179,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(
 def _cross_check(family: str, p: Mapping[str, Any]) -> None:
     """Constraints between parameters of one row."""
     if family == "uniform" and not p["low"] < p["high"]:
-        raise SchemeError(
-            f"low={p['low']!r}, high={p['high']!r} is not allowed: low must be < high"
-        )
+        raise SchemeError(f"low={p['low']!r}, high={p['high']!r} is not allowed: low must be < high")
     if family == "trunc_normal" and not p["a"] < p["b"]:
         raise SchemeError(f"a={p['a']!r}, b={p['b']!r} is not allowed: a must be < b")
 
@@ -230,8 +232,14 @@ class Scheme:
             merged[canon] = fam.params[canon](key, value)
         _cross_check(self.family, merged)
         return Scheme(
-            self.name, self.family, merged, self.aliases, self.activations, self.compat,
-            self.reference, self.description,
+            self.name,
+            self.family,
+            merged,
+            self.aliases,
+            self.activations,
+            self.compat,
+            self.reference,
+            self.description,
         )
 
     def __hash__(self) -> int:
@@ -257,31 +265,23 @@ def _row_to_scheme(row: Mapping[str, Any], where: str) -> Scheme:
         raise TableError(f"{where}: a row must be a table, got {type(row).__name__}")
     for key in row:
         if key not in _ROW_KEYS:
-            raise TableError(
-                f"{where}: unknown key {key!r}; allowed keys: {', '.join(_ROW_KEYS)}"
-            )
+            raise TableError(f"{where}: unknown key {key!r}; allowed keys: {', '.join(_ROW_KEYS)}")
     for key in _REQUIRED:
         if key not in row:
             raise TableError(f"{where}: missing required key {key!r}")
     for key, typ in _ROW_KEYS.items():
         if key in row and not isinstance(row[key], typ):
-            raise TableError(
-                f"{where}: key {key!r} must be a {typ.__name__}, got {row[key]!r}"
-            )
+            raise TableError(f"{where}: key {key!r} must be a {typ.__name__}, got {row[key]!r}")
     for key in ("aliases", "activations", "compat"):
         for item in row.get(key, []):
             if not isinstance(item, str) or not item:
                 raise TableError(f"{where}: key {key!r} must list non-empty strings, got {item!r}")
     name = row["name"]
     if normalize_name(name) != name or not name.replace("_", "").isalnum():
-        raise TableError(
-            f"{where}: key 'name' must be lower case letters, digits and '_', got {name!r}"
-        )
+        raise TableError(f"{where}: key 'name' must be lower case letters, digits and '_', got {name!r}")
     family = row["family"]
     if family not in FAMILIES:
-        raise TableError(
-            f"{where}: key 'family' must be one of {', '.join(FAMILIES)}, got {family!r}"
-        )
+        raise TableError(f"{where}: key 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
     fam = FAMILIES[family]
     params: dict[str, Any] = {}
     for key, value in row.get("params", {}).items():
@@ -312,8 +312,14 @@ def _row_to_scheme(row: Mapping[str, Any], where: str) -> Scheme:
 
 _DEFAULTS: Mapping[str, Mapping[str, ParamValue]] = {
     "variance_scaling": {
-        "factor": 1.0, "gain": 1.0, "nonlinearity": None, "a": 0.0, "mode": "fan_in",
-        "distribution": "truncated_normal", "truncation": 2.0, "corrected": True,
+        "factor": 1.0,
+        "gain": 1.0,
+        "nonlinearity": None,
+        "a": 0.0,
+        "mode": "fan_in",
+        "distribution": "truncated_normal",
+        "truncation": 2.0,
+        "corrected": True,
     },
     "tf1_variance_scaling": {"factor": 2.0, "mode": "fan_in", "uniform": False},
     "uniform": {"low": -0.05, "high": 0.05},
@@ -446,9 +452,14 @@ def register(
     2.0
     """
     row: dict[str, Any] = {
-        "name": name, "family": family, "params": dict(params or {}),
-        "aliases": list(aliases), "activations": list(activations), "compat": list(compat),
-        "reference": reference, "description": description,
+        "name": name,
+        "family": family,
+        "params": dict(params or {}),
+        "aliases": list(aliases),
+        "activations": list(activations),
+        "compat": list(compat),
+        "reference": reference,
+        "description": description,
     }
     scheme = _row_to_scheme(row, f"register({name!r})")
     _registry().add(scheme, f"register({name!r})", replace=replace)

@@ -93,11 +93,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.shape is not None:
         from ._fans import fans
 
-        _, p = _plan(s, args.shape, layout=args.layout, **{k: v for k, v in over.items()
-                                                           if k in _FAN_KEYS})
+        _, p = _plan(s, args.shape, layout=args.layout, **{k: v for k, v in over.items() if k in _FAN_KEYS})
         try:
-            fi, fo = fans(args.shape, args.layout, **{k: v for k, v in over.items()
-                                                      if k in _FAN_KEYS})
+            fi, fo = fans(args.shape, args.layout, **{k: v for k, v in over.items() if k in _FAN_KEYS})
             print(f"  shape:       {args.shape} ({args.layout}): fan_in={fi}, fan_out={fo}")
         except ValueError:
             print(f"  shape:       {args.shape} ({args.layout})")
@@ -129,16 +127,18 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     over = _overrides(args.set)
     seed = args.seed
     t = time.perf_counter()
-    x = _api.init(args.name, args.shape, backend=args.backend, seed=seed, dtype=args.dtype,
-                  layout=args.layout, **over)
+    x = _api.init(
+        args.name, args.shape, backend=args.backend, seed=seed, dtype=args.dtype, layout=args.layout, **over
+    )
     dt = time.perf_counter() - t
     a = to_numpy(x)
     expected = _std(args.name, args.shape, layout=args.layout, **over)
-    print(f"{get(args.name).name} {args.shape} on {args.backend} ({x.dtype}), "
-          f"seed={seed}, {dt * 1e3:.1f} ms")
+    print(f"{get(args.name).name} {args.shape} on {args.backend} ({x.dtype}), seed={seed}, {dt * 1e3:.1f} ms")
     if a.size:
-        print(f"  mean {a.mean():+.6g}   std {a.std():.6g} (expected {expected:.6g}, "
-              f"ratio {a.std() / expected if expected else math.nan:.4f})")
+        print(
+            f"  mean {a.mean():+.6g}   std {a.std():.6g} (expected {expected:.6g}, "
+            f"ratio {a.std() / expected if expected else math.nan:.4f})"
+        )
         print(f"  min  {a.min():+.6g}   max {a.max():+.6g}")
     return 0
 
@@ -153,8 +153,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         backends = wanted
     else:
         backends = installed_backends()
-    result = _check.run(names, backends, progress=not args.json and sys.stderr.isatty(),
-                        anchors=not args.no_anchors)
+    result = _check.run(
+        names, backends, progress=not args.json and sys.stderr.isatty(), anchors=not args.no_anchors
+    )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -176,8 +177,11 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="varinit", description="One table of weight initializations for every "
-                "framework. `varinit check` is the main job.")
+    p = _Parser(
+        prog="varinit",
+        description="One table of weight initializations for every "
+        "framework. `varinit check` is the main job.",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sp = sub.add_parser("list", help="print the scheme table")
@@ -187,8 +191,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("name")
     sp.add_argument("--shape", type=_shape)
     sp.add_argument("--layout", default="in_out", choices=("in_out", "out_in"))
-    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a parameter, e.g. --set mode=fan_out")
+    sp.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. --set mode=fan_out",
+    )
     sp.set_defaults(func=_cmd_show)
 
     sp = sub.add_parser("sample", help="draw once and print mean, std (vs expected), min, max")
@@ -201,13 +210,17 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sp.set_defaults(func=_cmd_sample)
 
-    sp = sub.add_parser("check", help="the main job: every scheme on every installed backend "
-                        "against its exact distribution")
+    sp = sub.add_parser(
+        "check", help="the main job: every scheme on every installed backend against its exact distribution"
+    )
     sp.add_argument("--backends", help="comma-separated, e.g. numpy,torch (default: installed)")
     sp.add_argument("--schemes", help="comma-separated scheme names (default: all)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
-    sp.add_argument("--no-anchors", action="store_true",
-                    help="skip the comparisons with each framework's own initializers")
+    sp.add_argument(
+        "--no-anchors",
+        action="store_true",
+        help="skip the comparisons with each framework's own initializers",
+    )
     sp.set_defaults(func=_cmd_check)
 
     sp = sub.add_parser("docs", help="render the scheme reference (docs/schemes.md)")

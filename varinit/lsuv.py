@@ -28,8 +28,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DeadLayerError", "LSUVReport", "LayerResult", "lsuv", "lsuv_flax", "lsuv_jax",
-           "lsuv_keras", "lsuv_torch"]
+__all__ = [
+    "DeadLayerError",
+    "LSUVReport",
+    "LayerResult",
+    "lsuv",
+    "lsuv_flax",
+    "lsuv_jax",
+    "lsuv_keras",
+    "lsuv_torch",
+]
 
 #: Show a progress line by default for models with at least this many layers (on a TTY).
 PROGRESS_MIN_LAYERS = 8
@@ -66,8 +74,10 @@ class LSUVReport:
     def __str__(self) -> str:
         w = max([5, *(len(r.name) for r in self.layers)])
         rows = [f"{'layer':<{w}}  {'variance':>10}  iters  ok"]
-        rows += [f"{r.name:<{w}}  {r.variance:>10.5g}  {r.iterations:>5}  {'yes' if r.converged else 'NO'}"
-                 for r in self.layers]
+        rows += [
+            f"{r.name:<{w}}  {r.variance:>10.5g}  {r.iterations:>5}  {'yes' if r.converged else 'NO'}"
+            for r in self.layers
+        ]
         return "\n".join(rows)
 
 
@@ -97,12 +107,27 @@ def _check_args(tol: float, max_iter: int) -> None:
 def _orthogonal(name: str, shape: tuple[int, ...], layout: str, seed: int) -> np.ndarray:
     from ._api import init, stream_id
 
-    return np.asarray(init("orthogonal", shape, backend="numpy", seed=seed, layout=layout,
-                           stream=stream_id(f"lsuv/{name}"), dtype="float64"))
+    return np.asarray(
+        init(
+            "orthogonal",
+            shape,
+            backend="numpy",
+            seed=seed,
+            layout=layout,
+            stream=stream_id(f"lsuv/{name}"),
+            dtype="float64",
+        )
+    )
 
 
-def _run(names: Sequence[str], measure: Callable[[int], float], scale: Callable[[int, float], None],
-         tol: float, max_iter: int, progress: bool | None) -> LSUVReport:
+def _run(
+    names: Sequence[str],
+    measure: Callable[[int], float],
+    scale: Callable[[int, float], None],
+    tol: float,
+    max_iter: int,
+    progress: bool | None,
+) -> LSUVReport:
     """The algorithm, framework-free: ``measure(i)`` runs the batch, ``scale(i, s)`` rescales."""
     bar = _Progress(len(names), progress)
     out = []
@@ -129,16 +154,27 @@ def _run(names: Sequence[str], measure: Callable[[int], float], scale: Callable[
     report = LSUVReport(tuple(out))
     bad = [r.name for r in out if not r.converged]
     if bad:
-        warnings.warn(f"LSUV did not reach variance 1 +- {tol} in {max_iter} iterations for "
-                      f"{', '.join(bad)}", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"LSUV did not reach variance 1 +- {tol} in {max_iter} iterations for {', '.join(bad)}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return report
 
 
 # --------------------------------------------------------------------------- torch
 
 
-def lsuv_torch(module: Any, batch: Any, *, tol: float = 0.05, max_iter: int = 10, seed: int = 0,
-               orthogonal: bool = True, progress: bool | None = None) -> LSUVReport:
+def lsuv_torch(
+    module: Any,
+    batch: Any,
+    *,
+    tol: float = 0.05,
+    max_iter: int = 10,
+    seed: int = 0,
+    orthogonal: bool = True,
+    progress: bool | None = None,
+) -> LSUVReport:
     """LSUV for a ``torch.nn.Module``: its ``Linear`` and ``Conv*`` layers, in place.
 
     ``batch`` is fed to ``module(batch)``; the layers are visited in the order their
@@ -157,6 +193,7 @@ def lsuv_torch(module: Any, batch: Any, *, tol: float = 0.05, max_iter: int = 10
             if name not in order:
                 order.append(name)
             stats[name] = float(out.detach().double().var(unbiased=False))
+
         return fn
 
     handles = [m.register_forward_hook(hook(n)) for n, m in found]
@@ -189,8 +226,16 @@ def lsuv_torch(module: Any, batch: Any, *, tol: float = 0.05, max_iter: int = 10
 # --------------------------------------------------------------------------- keras
 
 
-def lsuv_keras(model: Any, batch: Any, *, tol: float = 0.05, max_iter: int = 10, seed: int = 0,
-               orthogonal: bool = True, progress: bool | None = None) -> LSUVReport:
+def lsuv_keras(
+    model: Any,
+    batch: Any,
+    *,
+    tol: float = 0.05,
+    max_iter: int = 10,
+    seed: int = 0,
+    orthogonal: bool = True,
+    progress: bool | None = None,
+) -> LSUVReport:
     """LSUV for a built Keras 3 functional or Sequential model (layers with a ``kernel``).
 
     The variance is that of each layer's output before its fused activation, if any
@@ -264,9 +309,17 @@ def _leaf(params: Params, path: tuple[str, ...], key: str) -> Any:
     return node[key]
 
 
-def lsuv_jax(params: Params, batch: Any, outputs: Callable[[Any, Any], Mapping[str, Any]], *,
-             tol: float = 0.05, max_iter: int = 10, seed: int = 0, orthogonal: bool = True,
-             progress: bool | None = None) -> tuple[dict[str, Any], LSUVReport]:
+def lsuv_jax(
+    params: Params,
+    batch: Any,
+    outputs: Callable[[Any, Any], Mapping[str, Any]],
+    *,
+    tol: float = 0.05,
+    max_iter: int = 10,
+    seed: int = 0,
+    orthogonal: bool = True,
+    progress: bool | None = None,
+) -> tuple[dict[str, Any], LSUVReport]:
     """LSUV for a JAX params tree; returns ``(new_params, report)``.
 
     A layer is a subtree with a ``kernel`` (``(in, out)`` or ``(*kernel, in, out)``) and an
@@ -316,8 +369,9 @@ def lsuv_flax(module: Any, params: Params, batch: Any, **kwargs: Any) -> tuple[d
     extra = {k: v for k, v in params.items() if k != "params"} if wrapped else {}
 
     def outputs(p: Any, x: Any) -> dict[str, Any]:
-        _, state = module.apply({**extra, "params": p}, x, capture_intermediates=True,
-                                mutable=["intermediates"])
+        _, state = module.apply(
+            {**extra, "params": p}, x, capture_intermediates=True, mutable=["intermediates"]
+        )
         flat: dict[str, Any] = {}
 
         def walk(node: Mapping[str, Any], prefix: tuple[str, ...]) -> None:

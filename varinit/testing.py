@@ -69,9 +69,7 @@ def cdf(p: Plan) -> Callable[[np.ndarray], np.ndarray]:
         fa, fb = float(ndtr(p.lo)), float(ndtr(p.hi))
         fa_r, fb_r = float(ndtr(-p.hi)), float(ndtr(-p.lo))  # mirrored, for far right tails
         if p.lo > -p.hi:
-            return lambda x: np.clip(
-                (fb_r - ndtr(-(x - p.mean) / p.std)) / (fb_r - fa_r), 0.0, 1.0
-            )
+            return lambda x: np.clip((fb_r - ndtr(-(x - p.mean) / p.std)) / (fb_r - fa_r), 0.0, 1.0)
         return lambda x: np.clip((ndtr((x - p.mean) / p.std) - fa) / (fb - fa), 0.0, 1.0)
     raise ValueError(f"plan kind {p.kind!r} has no continuous distribution")
 
@@ -102,8 +100,10 @@ class DistributionReport:
     @property
     def ok(self) -> bool:
         return (
-            self.ks_pvalue >= ALPHA and abs(self.mean_z) <= MOMENT_Z
-            and abs(self.var_z) <= MOMENT_Z and self.inside_bounds
+            self.ks_pvalue >= ALPHA
+            and abs(self.mean_z) <= MOMENT_Z
+            and abs(self.var_z) <= MOMENT_Z
+            and self.inside_bounds
         )
 
 
@@ -120,8 +120,18 @@ def distribution_report(
     n = x.size
     if p.kind == "constant":
         ok = bool(np.all(x == p.mean))
-        return DistributionReport(n, 0.0 if ok else 1.0, 1.0 if ok else 0.0, float(x.mean()),
-                                  p.mean, float(x.std()), 0.0, 0.0, 0.0, ok)
+        return DistributionReport(
+            n,
+            0.0 if ok else 1.0,
+            1.0 if ok else 0.0,
+            float(x.mean()),
+            p.mean,
+            float(x.std()),
+            0.0,
+            0.0,
+            0.0,
+            ok,
+        )
     ks = stats.kstest(x, cdf(p))
     mu, sd = _mean(p), p.sample_std(dims)
     m, v = float(x.mean()), float(x.var())
@@ -137,8 +147,9 @@ def distribution_report(
         inside = bool(x.min() >= lo - tol and x.max() <= hi + tol)
     else:
         inside = bool(np.all(np.isfinite(x)))
-    return DistributionReport(n, float(ks.statistic), float(ks.pvalue), m, mu,
-                              math.sqrt(v), sd, mean_z, var_z, inside)
+    return DistributionReport(
+        n, float(ks.statistic), float(ks.pvalue), m, mu, math.sqrt(v), sd, mean_z, var_z, inside
+    )
 
 
 def assert_distribution(
@@ -171,9 +182,7 @@ def assert_distribution(
     return r
 
 
-def _assert_structure(
-    x: np.ndarray, p: Plan, dims: tuple[int, ...], layout: str, rel: float = 1e-4
-) -> None:
+def _assert_structure(x: np.ndarray, p: Plan, dims: tuple[int, ...], layout: str, rel: float = 1e-4) -> None:
     tol = rel * max(1.0, abs(p.b))
     if p.kind in ("orthogonal", "delta_orthogonal"):
         if p.kind == "delta_orthogonal":
@@ -282,8 +291,7 @@ def check_backend(
     result = _check.run(names, [be], anchors=False)
     if raise_on_failure and not result.ok:
         bad = [f"{c.scheme}: {c.detail}" for c in result.cells.values() if not c.ok]
-        raise AssertionError(f"backend {result.backends[0]!r} fails {len(bad)} cell(s):\n"
-                             + "\n".join(bad))
+        raise AssertionError(f"backend {result.backends[0]!r} fails {len(bad)} cell(s):\n" + "\n".join(bad))
     return result
 
 
