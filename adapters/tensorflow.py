@@ -243,6 +243,21 @@ class TensorflowBackend(Backend):
             return tf.gather(span, idx)
         return tf.stack([_kernel(key, stream, s, length) for s in starts])
 
+    def draw(
+        self,
+        plan: Any,
+        shape: tuple[int, ...],
+        src: Any,
+        dtype: Any,
+        out_dtype: Any,
+        index: Any = None,
+        device: Any = None,
+    ) -> Any:
+        """Whole-tensor draws take the compiled route of :func:`initializer` (same values)."""
+        if index is None and device is None:
+            return _draw(plan, shape, src, dtype, out_dtype)
+        return sample(self, plan, shape, src, dtype, out_dtype, index=index, device=device)
+
     def device_of(self, x: Any) -> Any:
         return getattr(x, "device", None)
 

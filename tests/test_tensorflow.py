@@ -118,6 +118,22 @@ def test_portable_values_match_numpy(scheme: str, dtype: str, shape: tuple[int, 
     np.testing.assert_array_equal(b.numpy(), a)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_generic_init_takes_the_compiled_route(dtype: str) -> None:
+    # varinit.init(backend="tensorflow") on a large tensor goes through Backend.draw to the
+    # same cached XLA function as initializer(): equal values, and a shared cache entry
+    shape = (1024, 520)
+    vtf._COMPILED.clear()
+    a = varinit.init("he_normal", shape, seed=23, dtype=dtype, backend="tensorflow")
+    assert len(vtf._COMPILED) == 1
+    np.testing.assert_array_equal(a.numpy(), varinit.init("he_normal", shape, seed=23, dtype=dtype))
+    gen = tf.random.Generator.from_seed(24, alg="philox")
+    assert_distribution(
+        varinit.init("he_normal", shape, seed=gen, dtype=dtype, backend="tensorflow"), "he_normal", shape
+    )
+    assert len(vtf._COMPILED) == 1  # both streams share the compiled transform
+
+
 def test_index_blocks_use_the_counter() -> None:
     shape = (37, 29)
     whole = varinit.init("he_uniform", shape, seed=5, backend="tensorflow").numpy()

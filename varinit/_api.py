@@ -12,7 +12,7 @@ from ._backend import Backend, get_backend
 from ._fans import LAYOUTS, normalize_shape
 from ._philox import split_key
 from ._plan import FAN_KEYS, Plan, resolve
-from ._sampler import Index, Native, Portable, Source, sample
+from ._sampler import Index, Native, Portable, Source
 from ._table import FAMILIES, Scheme, get
 
 __all__ = ["init", "plan", "source", "std", "stream_id"]
@@ -135,4 +135,4 @@ def init(
     src = source(be, seed, stream)
     if isinstance(index, slice):
         index = (index,)
-    return sample(be, p, dims, src, work, out, index=index, device=device)
+    return be.draw(p, dims, src, work, out, index=index, device=device)

@@ -99,6 +99,23 @@ class Backend:
 
         return words(self.xp, seed, stream, starts, length, wide=self.wide, device=device)
 
+    # -- drawing ----------------------------------------------------------------------
+    def draw(
+        self,
+        plan: Any,
+        shape: tuple[int, ...],
+        src: Any,
+        dtype: Any,
+        out_dtype: Any,
+        index: Any = None,
+        device: Any = None,
+    ) -> Any:
+        """What ``varinit.init`` calls: the core ``sample``, or a faster route to the same
+        values (a backend that compiles large draws overrides this)."""
+        from ._sampler import sample
+
+        return sample(self, plan, shape, src, dtype, out_dtype, index=index, device=device)
+
     # -- placement --------------------------------------------------------------------
     def device_of(self, x: Any) -> Any:
         return getattr(x, "device", None)
