@@ -292,9 +292,6 @@ class _Fed(TensorflowBackend):
     def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
         return tf.reshape(self._words, (1, length))
 
-    def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        return tf.reshape(uniform_from_words(_XP, self._words, dtype), shape)
-
 
 _COMPILED: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
 

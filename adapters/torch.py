@@ -31,10 +31,9 @@ import torch
 
 from varinit._api import _split, source, stream_id
 from varinit._backend import Backend
-from varinit._ndtri import ndtr
 from varinit._philox import split_key
 from varinit._plan import Plan, resolve
-from varinit._sampler import Native, Portable, redraw_outside, sample
+from varinit._sampler import Native, Portable, redraw_outside, redraw_pays, sample
 from varinit._table import Scheme
 
 __all__ = [
@@ -364,7 +363,7 @@ def _native_in_place(t: torch.Tensor, plan: Plan, gen: torch.Generator) -> bool:
     if plan.kind == "constant":
         t.fill_(plan.mean)
         return True
-    if plan.kind == "truncnorm" and t.is_contiguous() and ndtr(plan.hi) - ndtr(plan.lo) >= 0.5:
+    if plan.kind == "truncnorm" and t.is_contiguous() and redraw_pays(plan.lo, plan.hi):
         redraw_outside(BACKEND, gen, t.view(-1).normal_(generator=gen), plan.lo, plan.hi)
         t.mul_(plan.std)
         if plan.mean != 0.0:
