@@ -18,10 +18,10 @@ JAX's own stream. Int seeds are static Python values; a traced integer scalar (s
 
 from __future__ import annotations
 
+import functools
 import math
-import operator
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -29,20 +29,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from varinit._api import plan as _plan_of
-from varinit._api import source as _source
-from varinit._backend import Backend
-from varinit._fans import normalize_shape
-from varinit._philox import split_key
-from varinit._plan import FAN_KEYS, Plan, resolve
-from varinit._sampler import Native, Portable, _rows, sample, transform, uniform_from_words
-from varinit._table import Scheme, get
+from varinit.core.backend import Backend
+from varinit.core.executor import execute
+from varinit.core.fans import normalize_shape
+from varinit.core.plans import Elementwise, Plan
+from varinit.core.request import Portable, Request, Spec
+from varinit.core.table import Scheme
+from varinit.rng import philox as spec
+from varinit.rng.philox import split_key, uniform_from_words
 
 __all__ = ["BACKEND", "Initializer", "JaxBackend", "init_sharded", "initializer"]
 
-_MASK = 0xFFFFFFFF
-_M0, _M1 = 0xD2511F53, 0xCD9E8D57
-_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_MASK, _M0, _M1, _W0, _W1 = spec.MASK, spec.M0, spec.M1, spec.W0, spec.W1
 _U32 = np.dtype(np.uint32)
 # 64-bit products even when x64 is off: a scoped x64 context while tracing the four ops
 # of a 32x32->64 multiply (what ``lax.mulhi`` lowers to; ``mulhi`` itself does not
@@ -87,7 +85,7 @@ def philox(counter: Sequence[Any], key: Sequence[Any]) -> tuple[Any, Any, Any, A
     """Philox4x32-10 on uint32 arrays (entries may be static ints); wraps like Random123."""
     c0, c1, c2, c3 = counter
     k0, k1 = key
-    for _ in range(10):
+    for _ in range(spec.ROUNDS):
         hi0, lo0 = _mulhilo(_M0, c0)
         hi1, lo1 = _mulhilo(_M1, c2)
         c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
@@ -96,7 +94,9 @@ def philox(counter: Sequence[Any], key: Sequence[Any]) -> tuple[Any, Any, Any, A
 
 
 def _seed_words(seed: Any) -> tuple[Any, Any]:
-    """(k0, k1) of a static int seed (validated) or of a traced integer scalar."""
+    """(k0, k1) of a static int seed (validated), of a traced integer scalar, or a pair."""
+    if isinstance(seed, tuple):
+        return seed[0], seed[1]
     if isinstance(seed, int | np.integer):
         lo, hi = split_key(int(seed))
         return np.uint32(lo), np.uint32(hi)
@@ -158,6 +158,7 @@ class JaxBackend(Backend):
     name = "jax"
     layout = "in_out"
     mutable = False
+    generator_hint = "a JAX PRNG key (jax.random.key(0) or jax.random.PRNGKey(0))"
     #: XLA contracts ``a * b + c`` into a fused multiply-add on CPU and GPU, with no switch
     #: to turn it off. A select on a bound no value reaches (|x| <= 3e38) is an identity the
     #: compiler cannot prove (``x == x`` it can, for values it knows are not NaN), so
@@ -231,16 +232,41 @@ class JaxBackend(Backend):
     def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         if isinstance(generator, _Keys):
             generator = generator.next()
-        if jnp.dtype(dtype) == np.float64:
-            w = jax.random.bits(generator, shape, jnp.uint64)
-            return ((w >> 11).astype(jnp.float64) + 0.5) * 2.0**-53
-        w = jax.random.bits(generator, shape, jnp.uint32)
-        return uniform_from_words(jnp, w, jnp.float32)
+        dt = jnp.dtype(dtype)
+        per = 2 if dt == np.float64 else 1
+        n = math.prod(shape)
+        w = jax.random.bits(generator, (n * per,), jnp.uint32)
+        return jnp.reshape(uniform_from_words(jnp, w, dt), shape)
+
+    def native_state(self, generator: Any) -> Any:
+        return generator if isinstance(generator, _Keys) else _Keys(generator)
+
+    def traced_seed(self, seed: Any) -> bool:
+        """An integer scalar array (``jax.vmap`` over seeds): words are built in-graph."""
+        dt = getattr(seed, "dtype", None)
+        return dt is not None and bool(jnp.issubdtype(dt, jnp.integer)) and np.ndim(seed) == 0
 
     # -- the portable stream ----------------------------------------------------------
     def philox_words(self, seed: Any, stream: int, starts: list[int], length: int, device: Any) -> Any:
         lo, hi = _split_starts(starts)
         return stream_words(seed, stream, lo, hi, length)
+
+    def fused(self, request: Request) -> Any | None:
+        """Portable elementwise draws (whole tensors and blocks) as one jitted kernel per
+        (plan, block shape): the row starts and the seed are traced arguments, so a new
+        seed or another block of the same shape reuses the compiled kernel."""
+        src, plan = request.source, request.plan
+        if not isinstance(src, Portable) or not isinstance(plan, Elementwise) or not plan.random:
+            return None
+        rows = request.rows()
+        if rows.size == 0:
+            return None
+        per = 2 if request.dtype == np.float64 else 1
+        lo, hi = _split_starts([s * per for s in rows.starts])
+        k0, k1 = _seed_words(src.seed)
+        kernel = _block_kernel(plan, src.stream, rows.shape, rows.length * per, request.dtype, request.out_dtype)
+        x = kernel(k0, k1, lo, hi)
+        return x if request.device is None else jax.device_put(x, _device(request.device))
 
     # -- placement --------------------------------------------------------------------
     def finalize(self, x: Any, dtype: Any, device: Any) -> Any:
@@ -295,25 +321,6 @@ BACKEND = JaxBackend()
 # --------------------------------------------------------------------------- initializer
 
 
-def _key_or_seed(key: Any) -> Native | Portable:
-    """Native for a PRNG key, Portable for an int (static) or an integer scalar (traced)."""
-    if key is None:
-        BACKEND.default_generator()
-    if BACKEND.is_generator(key):
-        return Native(key if isinstance(key, _Keys) else _Keys(key))
-    if isinstance(key, int | np.integer) and not isinstance(key, bool):
-        src = _source(BACKEND, operator.index(key))
-        assert isinstance(src, Portable)
-        return src
-    dt = getattr(key, "dtype", None)
-    if dt is not None and jnp.issubdtype(dt, jnp.integer) and np.ndim(key) == 0:
-        return Portable(key)  # type: ignore[arg-type]  # traced seed: words built in-graph
-    raise TypeError(
-        f"key={key!r} is not allowed: pass a JAX PRNG key (jax.random.key(0) or "
-        f"jax.random.PRNGKey(0)) or an int seed in [0, 2**64)"
-    )
-
-
 class Initializer:
     """A scheme as a ``jax.nn.initializers``-style function ``init(key, shape, dtype)``.
 
@@ -326,28 +333,26 @@ class Initializer:
     (4, 5)
     """
 
-    __slots__ = ("__weakref__", "_fan_kw", "_layout", "_overrides", "scheme")  # jit needs weakrefs
+    __slots__ = ("__weakref__", "_overrides", "spec")  # jit needs weakrefs
 
     def __init__(self, scheme: str | Scheme, **overrides: Any) -> None:
         self._overrides = dict(overrides)
-        self._layout = str(overrides.pop("layout", "in_out"))
-        self._fan_kw = {k: overrides.pop(k) for k in FAN_KEYS if k in overrides}
-        self.scheme = get(scheme, **overrides)  # unknown schemes/params fail here
+        layout = overrides.pop("layout", None)
+        self.spec = Spec.of(scheme, layout=layout or "in_out", **overrides)  # unknown schemes/params fail here
+
+    @property
+    def scheme(self) -> Scheme:
+        """The scheme with its overrides."""
+        return self.spec.scheme
 
     def plan(self, shape: int | Sequence[int]) -> Plan:
         """The resolved plan (distribution and its numbers) at ``shape``."""
-        dims = normalize_shape(shape)
-        if not math.prod(dims):
-            return Plan("constant")
-        return resolve(self.scheme, dims, self._layout, self._fan_kw)
+        return self.spec.plan(shape)
 
     def __call__(
         self, key: Any, shape: int | Sequence[int], dtype: Any = None, out_sharding: Any = None
     ) -> Any:
-        dims = normalize_shape(shape)
-        work, out = BACKEND.resolve_dtype(dtype)
-        p = self.plan(dims)
-        x = sample(BACKEND, p, dims, _key_or_seed(key), work, out)
+        x = execute(self.spec.request(shape, backend=BACKEND, seed=key, dtype=dtype))
         if out_sharding is not None:
             x = jax.device_put(x, out_sharding)
         return x
@@ -375,10 +380,6 @@ def initializer(scheme: str | Scheme, **overrides: Any) -> Initializer:
 
 
 # --------------------------------------------------------------------------- sharding
-
-
-def _slice_key(index: tuple[slice, ...]) -> tuple[tuple[int, int, int], ...]:
-    return tuple((s.start, s.stop, s.step) for s in index)
 
 
 def init_sharded(
@@ -412,45 +413,33 @@ def init_sharded(
     True
     """
     dims = normalize_shape(shape)
-    layout = overrides.pop("layout", "in_out")
-    work, out = BACKEND.resolve_dtype(dtype)
-    _, p = _plan_of(scheme, dims, layout=layout, **overrides) if math.prod(dims) else (None, Plan("constant"))
+    spec = Spec.of(scheme, layout=overrides.pop("layout", None) or "in_out", **overrides)
     if BACKEND.is_generator(seed):
-        fn = jax.jit(lambda k: sample(BACKEND, p, dims, Native(_Keys(k)), work, out), out_shardings=sharding)
-        return fn(seed)  # type: ignore[no-any-return]
-    src = _source(BACKEND, seed, stream)
-    if seed is None or not isinstance(src, Portable):
-        BACKEND.default_generator()
-    assert isinstance(src, Portable)
-    if not p.elementwise or p.kind == "constant":
-        full = jax.jit(lambda: sample(BACKEND, p, dims, src, work, out))()
-        placed: jax.Array = jax.device_put(full, sharding)
+        native = jax.jit(lambda k: execute(spec.request(dims, backend=BACKEND, seed=k, dtype=dtype)), out_shardings=sharding)
+        return native(seed)  # type: ignore[no-any-return]
+    req = spec.request(dims, backend=BACKEND, seed=seed, stream=stream, dtype=dtype)
+    if not isinstance(req.plan, Elementwise) or not req.plan.random:  # the whole matrix, then placed
+        placed: jax.Array = jax.device_put(jax.jit(lambda: execute(req))(), sharding)
         return placed
-    kernels: dict[tuple[int, ...], Any] = {}
     blocks = []
     for device, index in sharding.addressable_devices_indices_map(dims).items():
-        idx = tuple(index) if index is not None else (slice(None),) * len(dims)
-        block, starts, length = _rows(dims, idx)
-        if math.prod(block) == 0:
-            blocks.append(jax.device_put(jnp.zeros(block, out), device))
-            continue
-        per = 2 if work == np.float64 else 1
-        lo, hi = _split_starts([s * per for s in starts])
-        kernel = kernels.get(block)
-        if kernel is None:
-            kernel = kernels[block] = _block_kernel(p, src, block, length, work, out)
-        blocks.append(kernel(jax.device_put(lo, device), jax.device_put(hi, device)))
+        idx = tuple(index) if index is not None else ()
+        block = spec.request(dims, backend=BACKEND, seed=seed, stream=stream, dtype=dtype, index=idx)
+        blocks.append(jax.device_put(execute(block), device))
     arr: jax.Array = jax.make_array_from_single_device_arrays(dims, sharding, blocks)
     return arr
 
 
-def _block_kernel(p: Plan, src: Portable, block: tuple[int, ...], length: int, work: Any, out: Any) -> Any:
-    per = 2 if work == np.float64 else 1
+@functools.lru_cache(maxsize=256)
+def _block_kernel(
+    p: Elementwise, stream: int, block: tuple[int, ...], length: int, work: Any, out: Any
+) -> Callable[..., Any]:
+    """A jitted kernel for one (plan, block shape): seed words and row starts traced."""
 
     @jax.jit
-    def kernel(lo: Any, hi: Any) -> Any:
-        w = stream_words(src.seed, src.stream, lo, hi, length * per)
+    def kernel(k0: Any, k1: Any, lo: Any, hi: Any) -> Any:
+        w = stream_words((k0, k1), stream, lo, hi, length)
         u = uniform_from_words(jnp, w, work)
-        return jnp.reshape(transform(jnp, p, u, fence=JaxBackend.fence), block).astype(out)
+        return jnp.reshape(p.transform(jnp, u, fence=JaxBackend.fence), block).astype(out)
 
-    return kernel
+    return kernel  # type: ignore[no-any-return]

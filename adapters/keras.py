@@ -22,18 +22,16 @@ Repeated calls (decided, and tested):
 
 from __future__ import annotations
 
-import importlib
 import operator
 from typing import Any
 
 import keras
 import numpy as np
 
-from varinit._api import init as _init
-from varinit._backend import get_backend
-from varinit._philox import split_key
-from varinit._plan import FAN_KEYS
-from varinit._table import get
+from varinit.core.backend import get_backend
+from varinit.core.executor import execute
+from varinit.core.request import Spec
+from varinit.rng.philox import split_key
 
 __all__ = ["Initializer"]
 
@@ -62,8 +60,7 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
     def __init__(self, scheme: str, seed: int | None = None, **overrides: Any) -> None:
         if not isinstance(scheme, str):
             raise TypeError(f"scheme={scheme!r} is not allowed: pass a scheme name (a str)")
-        params = {k: v for k, v in overrides.items() if k not in (*FAN_KEYS, "stream")}
-        get(scheme, **params)  # unknown names and bad overrides fail here, not at build time
+        self._spec = Spec.of(scheme, **{k: v for k, v in overrides.items() if k != "stream"})  # fails here, not at build
         if seed is not None:
             if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
                 raise TypeError(
@@ -87,16 +84,13 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
                 f"Keras backend {keras.backend.backend()!r} is not supported by varinit; "
                 f"use one of {', '.join(_BACKENDS)}"
             )
-        kw = dict(self.overrides)
-        if name == "tensorflow":
-            tf_adapter = importlib.import_module("varinit.adapters.tensorflow")
-            return tf_adapter.initializer(self.scheme, seed=seed, **kw)(dims, dtype)
         try:
-            get_backend(name)
+            be = get_backend(name)
         except ImportError:  # that adapter is not installed: same numbers from NumPy
-            name = "numpy"
-        x = _init(self.scheme, dims, backend=name, seed=seed, dtype=dtype, **kw)
-        return keras.ops.convert_to_tensor(x, dtype=dtype)
+            be = get_backend("numpy")
+        stream = self.overrides.get("stream", 0)
+        x = execute(self._spec.request(dims, backend=be, seed=seed, stream=stream, dtype=dtype))
+        return x if be.name == "tensorflow" else keras.ops.convert_to_tensor(x, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {"scheme": self.scheme, "seed": self.seed, **self.overrides}

@@ -14,15 +14,14 @@ from typing import Any
 import array_api_compat.numpy as anp
 import numpy as np
 
-from varinit._backend import Backend
+from varinit.core.backend import Backend
+from varinit.rng import philox
 
 __all__ = ["BACKEND", "NumpyBackend"]
 
-_M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
-_MASK = np.uint64(0xFFFFFFFF)
+_M0, _M1 = np.uint64(philox.M0), np.uint64(philox.M1)
+_MASK = np.uint64(philox.MASK)
 _S32 = np.uint64(32)
-_HALF_STEP = {np.dtype(np.float32): 2.0**-25, np.dtype(np.float64): 2.0**-54}
-_TOP = {np.dtype(np.float32): 1.0 - 2.0**-24, np.dtype(np.float64): 1.0 - 2.0**-53}
 
 
 class NumpyBackend(Backend):
@@ -57,9 +56,10 @@ class NumpyBackend(Backend):
 
     def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         dt = np.dtype(dtype)
+        half, top = philox.OPEN[dt.name]
         u = generator.random(shape, dtype=dt)
-        u += dt.type(_HALF_STEP[dt])  # [0, 1) on a 2**-24 (2**-53) grid -> open interval
-        return np.minimum(u, dt.type(_TOP[dt]), out=u)
+        u += dt.type(half)  # [0, 1) on a 2**-24 (2**-53) grid -> open interval
+        return np.minimum(u, dt.type(top), out=u)
 
     def native_normal(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         return generator.standard_normal(shape, dtype=np.dtype(dtype))
@@ -86,17 +86,15 @@ class NumpyBackend(Backend):
 
 def _philox_run(seed: int, stream: int, start: int, length: int) -> np.ndarray:
     """Words ``[start, start + length)`` of the stream, computed with in-place ufuncs."""
-    from varinit._philox import split_key
-
-    k0, k1 = split_key(seed)
-    s0, s1 = split_key(stream, "stream")
+    k0, k1 = philox.split_key(seed)
+    s0, s1 = philox.split_key(stream, "stream")
     off, first = start & 3, start >> 2
     nb = (off + length + 3) // 4
     blocks = np.arange(first, first + nb, dtype=np.uint64)
     c0, c1 = blocks & _MASK, blocks >> _S32
     c2, c3 = np.full(nb, s0, np.uint64), np.full(nb, s1, np.uint64)
     p0, p1 = np.empty(nb, np.uint64), np.empty(nb, np.uint64)
-    for _ in range(10):
+    for _ in range(philox.ROUNDS):
         np.multiply(c0, _M0, out=p0)
         np.multiply(c2, _M1, out=p1)
         np.right_shift(p1, _S32, out=c0)  # c0' = hi(M1 c2) ^ c1 ^ k0
@@ -107,7 +105,7 @@ def _philox_run(seed: int, stream: int, start: int, length: int) -> np.ndarray:
         c2 ^= np.uint64(k1)
         np.bitwise_and(p1, _MASK, out=c1)  # c1' = lo(M1 c2)
         np.bitwise_and(p0, _MASK, out=c3)  # c3' = lo(M0 c0)
-        k0, k1 = (k0 + 0x9E3779B9) & 0xFFFFFFFF, (k1 + 0xBB67AE85) & 0xFFFFFFFF
+        k0, k1 = (k0 + philox.W0) & philox.MASK, (k1 + philox.W1) & philox.MASK
     out = np.empty((nb, 4), np.uint32)
     out[:, 0], out[:, 1], out[:, 2], out[:, 3] = c0, c1, c2, c3
     return out.reshape(-1)[off : off + length]

@@ -3,7 +3,7 @@
 array-api-compat does not cover TensorFlow, so :class:`TFNamespace` supplies exactly the
 array functions the core sampler calls (``NAMESPACE`` lists them; a test holds the list to
 the core's source). The portable stream uses ``StatelessRandomUniformFullIntV2`` (alg=1,
-Philox4x32-10): the same words as ``varinit._philox.words``, at native speed. A
+Philox4x32-10): the same words as ``varinit.rng.philox.words``, at native speed. A
 ``tf.random.Generator`` selects the native stream; ``seed=None`` uses TF's global
 generator.
 
@@ -25,18 +25,16 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from varinit._api import plan as _plan
-from varinit._api import source
-from varinit._backend import Backend
-from varinit._fans import normalize_shape
-from varinit._philox import split_key
-from varinit._plan import FAN_KEYS, Plan
-from varinit._sampler import Native, Portable, Source, sample, uniform_from_words
-from varinit._table import get
+from varinit.core.backend import Backend
+from varinit.core.executor import execute, values_from_words
+from varinit.core.fans import normalize_shape
+from varinit.core.plans import Elementwise
+from varinit.core.request import Native, Request, Spec, source
+from varinit.rng.philox import split_key, uniform_from_words
 
 __all__ = ["BACKEND", "NAMESPACE", "TFNamespace", "TensorflowBackend", "initializer"]
 
-#: the array functions and dtypes the core (``_sampler``, ``_ndtri``, ``_philox``) calls
+#: the array functions and dtypes the core (``core.executor``, ``core.plans``, ``rng``) calls
 NAMESPACE: tuple[str, ...] = (
     # dtypes
     "float32",
@@ -243,20 +241,22 @@ class TensorflowBackend(Backend):
             return tf.gather(span, idx)
         return tf.stack([_kernel(key, stream, s, length) for s in starts])
 
-    def draw(
-        self,
-        plan: Any,
-        shape: tuple[int, ...],
-        src: Any,
-        dtype: Any,
-        out_dtype: Any,
-        index: Any = None,
-        device: Any = None,
-    ) -> Any:
-        """Whole-tensor draws take the compiled route of :func:`initializer` (same values)."""
-        if index is None and device is None:
-            return _draw(plan, shape, src, dtype, out_dtype)
-        return sample(self, plan, shape, src, dtype, out_dtype, index=index, device=device)
+    def fused(self, request: Request) -> Any | None:
+        """Large whole-tensor elementwise draws as one cached XLA function over the stream's
+        words (the stateless Philox kernel's for an int seed, the generator's otherwise)."""
+        plan, dims, n = request.plan, request.shape, request.size
+        if request.block is not None or request.device is not None:
+            return None
+        if not isinstance(plan, Elementwise) or not plan.random or n < self.compile_min:
+            return None
+        per = 2 if request.dtype == tf.float64 else 1
+        src = request.source
+        if isinstance(src, Native):
+            words = src.generator.uniform_full_int([n * per], dtype=tf.uint32)
+        else:
+            words = _kernel(tf.constant([src.seed], dtype=tf.uint64), src.stream, 0, n * per)
+        key = (plan, dims, request.dtype, request.out_dtype)
+        return _cached(key, lambda: _compiled(plan, dims, request.dtype, request.out_dtype))(words)
 
     def device_of(self, x: Any) -> Any:
         return getattr(x, "device", None)
@@ -283,16 +283,6 @@ def _kernel(key: Any, stream: int, start: int, length: int) -> Any:
     return w[off:] if off else w
 
 
-class _Fed(TensorflowBackend):
-    """Inside a compiled function: serves random words drawn outside it (see ``_draw``)."""
-
-    def __init__(self, words: Any) -> None:
-        self._words = words
-
-    def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
-        return tf.reshape(self._words, (1, length))
-
-
 _COMPILED: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
 
 
@@ -306,33 +296,19 @@ def _cached(key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> Cal
     return fn
 
 
-def _compiled(plan: Plan, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
-    """The core ``sample`` on random words drawn outside, XLA-compiled: one fused pass.
+def _compiled(plan: Elementwise, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
+    """The core's words-to-values transform, XLA-compiled: one fused pass.
 
-    Both streams feed it words (the stateless Philox kernel's for an int seed, the
-    generator's otherwise), so the same compiled function serves every seed. The backend's
-    ``fence`` keeps XLA from fusing products into sums, so portable values equal NumPy's
-    bit for bit.
+    Both streams feed it words, so the same compiled function serves every seed. The
+    backend's ``fence`` keeps XLA from fusing products into sums, so portable values equal
+    NumPy's bit for bit.
     """
 
     def run(words: Any) -> Any:
-        return sample(_Fed(words), plan, dims, Portable(0), work, out)
+        return values_from_words(BACKEND, plan, tf.reshape(words, (1, -1)), dims, work, out)
 
     fn: Callable[..., Any] = tf.function(run, jit_compile=True, autograph=False)
     return fn
-
-
-def _draw(plan: Plan, dims: tuple[int, ...], src: Source, work: Any, out: Any) -> Any:
-    """Draw a whole tensor; large elementwise draws run as one cached XLA function."""
-    n = math.prod(dims)
-    if not plan.elementwise or plan.kind == "constant" or n < BACKEND.compile_min:
-        return sample(BACKEND, plan, dims, src, work, out)
-    per = 2 if work == tf.float64 else 1
-    if isinstance(src, Native):
-        words = src.generator.uniform_full_int([n * per], dtype=tf.uint32)
-    else:
-        words = _kernel(tf.constant([src.seed], dtype=tf.uint64), src.stream, 0, n * per)
-    return _cached((plan, dims, work, out), lambda: _compiled(plan, dims, work, out))(words)
 
 
 def initializer(scheme: str, seed: Any = None, **overrides: Any) -> Callable[..., Any]:
@@ -348,16 +324,14 @@ def initializer(scheme: str, seed: Any = None, **overrides: Any) -> Callable[...
     >>> bool(tf.reduce_max(tf.abs(w)) <= (6 / 96) ** 0.5)
     True
     """
-    get(scheme, **{k: v for k, v in overrides.items() if k not in (*FAN_KEYS, "stream")})
-    stream = int(overrides.pop("stream", 0))
+    stream = overrides.pop("stream", 0)
+    spec = Spec.of(scheme, **overrides)  # unknown names and bad overrides fail here
     if seed is not None and not BACKEND.is_generator(seed):
         source(BACKEND, seed, stream)  # validate the seed now
 
     def init(shape: Any, dtype: Any = None, **kwargs: Any) -> Any:
         dims = normalize_shape(tuple(shape.as_list()) if isinstance(shape, tf.TensorShape) else shape)
-        work, out = BACKEND.resolve_dtype(dtype)
-        _, p = _plan(scheme, dims, **overrides) if math.prod(dims) else (None, Plan("constant"))
-        return _draw(p, dims, source(BACKEND, seed, stream), work, out)
+        return execute(spec.request(dims, backend=BACKEND, seed=seed, stream=stream, dtype=dtype))
 
     init.__name__ = f"varinit_{scheme}"
     init.__doc__ = f"varinit {scheme!r} initializer: init(shape, dtype=None) -> tf.Tensor."

@@ -29,12 +29,14 @@ from typing import Any
 import array_api_compat.torch as atorch
 import torch
 
-from varinit._api import _split, source, stream_id
-from varinit._backend import Backend
-from varinit._philox import split_key
-from varinit._plan import Plan, resolve
-from varinit._sampler import Native, Portable, redraw_outside, redraw_pays, sample
-from varinit._table import Scheme
+from varinit.core.api import std as _std
+from varinit.core.api import stream_id
+from varinit.core.backend import Backend
+from varinit.core.executor import execute, redraw_outside, redraw_pays
+from varinit.core.plans import Constant, Normal, TruncNormal, Uniform
+from varinit.core.request import Native, Request, Spec
+from varinit.core.table import Scheme
+from varinit.rng import philox
 
 __all__ = [
     "BACKEND",
@@ -54,11 +56,8 @@ __all__ = [
     "xavier_uniform_",
 ]
 
-_MASK = 0xFFFFFFFF
-_M0, _M1 = 0xD2511F53, 0xCD9E8D57
-_W0, _W1 = 0x9E3779B9, 0xBB67AE85
-_HALF_STEP = {torch.float32: 2.0**-25, torch.float64: 2.0**-54}
-_TOP = {torch.float32: 1.0 - 2.0**-24, torch.float64: 1.0 - 2.0**-53}
+_MASK, _M0, _M1, _W0, _W1 = philox.MASK, philox.M0, philox.M1, philox.W0, philox.W1
+_OPEN = {torch.float32: philox.OPEN["float32"], torch.float64: philox.OPEN["float64"]}
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
@@ -73,8 +72,8 @@ def _philox_int64(seed: int, stream: int, blocks: torch.Tensor) -> torch.Tensor:
     shift, then mask) and its low word is only masked at the end: a low word enters the
     next round through XOR alone, where the stale high bits are masked away with the rest.
     """
-    k0, k1 = split_key(seed)
-    s0, s1 = split_key(stream, "stream")
+    k0, k1 = philox.split_key(seed)
+    s0, s1 = philox.split_key(stream, "stream")
     c0: Any = blocks & _MASK  # a tensor, or a Python int while it is constant
     hi_blocks = blocks >> 32
     c1: Any = hi_blocks if bool((hi_blocks != 0).any()) else 0
@@ -102,7 +101,7 @@ def _philox_int64(seed: int, stream: int, blocks: torch.Tensor) -> torch.Tensor:
     if isinstance(c3, int):
         c3 = torch.full_like(c2, c3)
     t0, t1 = torch.empty_like(c2), torch.empty_like(c2)
-    for _ in range(start, 10):
+    for _ in range(start, philox.ROUNDS):
         torch.mul(c0, _M0, out=t0)  # new c3 (unmasked)
         torch.mul(c2, _M1, out=t1)  # new c1 (unmasked)
         torch.bitwise_right_shift(t1, 32, out=c0).bitwise_xor_(c1).bitwise_xor_(k0).bitwise_and_(_MASK)
@@ -115,7 +114,7 @@ def _philox_int64(seed: int, stream: int, blocks: torch.Tensor) -> torch.Tensor:
 def philox_words(seed: int, stream: int, starts: list[int], length: int, device: Any = None) -> torch.Tensor:
     """Words ``[s, s + length)`` of the portable stream for every start: (rows, length) int64.
 
-    The same values as ``varinit._philox.words`` (uint32 there; int64 here, since torch
+    The same values as ``varinit.rng.philox.words`` (uint32 there; int64 here, since torch
     cannot shift unsigned integers).
     """
     offs = [s & 3 for s in starts]
@@ -205,7 +204,8 @@ class TorchBackend(Backend):
     def native_uniform(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         u = torch.empty(shape, dtype=dtype, device=generator.device).uniform_(generator=generator)
         # [0, 1) on a 2**-24 (2**-53) grid on CPU -> the open interval (0, 1)
-        return u.add_(_HALF_STEP[dtype]).clamp_(max=_TOP[dtype])
+        half, top = _OPEN[dtype]
+        return u.add_(half).clamp_(max=top)
 
     def native_normal(self, generator: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         return torch.empty(shape, dtype=dtype, device=generator.device).normal_(generator=generator)
@@ -221,6 +221,36 @@ class TorchBackend(Backend):
 
     def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
         return torch.as_tensor(a).to(device=device, dtype=dtype)
+
+    def copy_into(self, out: Any, x: Any) -> None:
+        out.copy_(x)
+
+    def fill(self, request: Request, out: Any) -> bool:
+        """torch's own in-place kernels for the native stream (what ``torch.nn.init`` calls):
+        uniform, normal, constant, and the truncated normal by redrawing in place where
+        [lo, hi] holds most of the mass."""
+        src, plan, t = request.source, request.plan, out
+        if request.block is not None or t.dtype not in (torch.float32, torch.float64):
+            return False
+        if isinstance(plan, Constant):
+            t.fill_(plan.value)
+            return True
+        if not isinstance(src, Native):
+            return False
+        gen = src.generator
+        if isinstance(plan, Uniform):
+            t.uniform_(plan.low, plan.high, generator=gen)
+            return True
+        if isinstance(plan, Normal):
+            t.normal_(plan.mean, plan.std, generator=gen)
+            return True
+        if isinstance(plan, TruncNormal) and t.is_contiguous() and redraw_pays(plan.lo, plan.hi):
+            redraw_outside(self, gen, t.view(-1).normal_(generator=gen), plan.lo, plan.hi)
+            t.mul_(plan.std)
+            if plan.mean != 0.0:
+                t.add_(plan.mean)
+            return True
+        return False
 
 
 BACKEND = TorchBackend()
@@ -258,17 +288,18 @@ def _check_tensor(tensor: Any) -> None:
         )
 
 
-def _source(seed: Any, generator: Any, device: torch.device, stream: int) -> Native | Portable:
+def _seed_arg(seed: Any, generator: Any, device: torch.device) -> Any:
+    """torch's (seed, generator) pair as the request's one ``seed``: an int, or a generator
+    (torch's default generator for the tensor's device when neither is given)."""
     if generator is not None:
         if seed is not None:
             raise ValueError("pass seed= or generator=, not both")
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"generator={generator!r} is not a torch.Generator")
-        return Native(generator)
+        return generator
     if seed is None:
-        return Native(_default_generator(device))
-    src = source(BACKEND, seed, stream)
-    return src
+        return _default_generator(device)
+    return seed
 
 
 def _is_dtensor(t: Any) -> bool:
@@ -319,15 +350,11 @@ def init_(
     (True, True)
     """
     _check_tensor(tensor)
-    if layout not in ("out_in", "in_out"):
-        raise ValueError(f"layout={layout!r} is not allowed: layout must be 'out_in' or 'in_out'")
+    spec = Spec.of(scheme, layout=layout, **overrides)
     shape = tuple(int(d) for d in tensor.shape)
-    sch, fan_kw = _split(scheme, overrides)
     if math.prod(shape) == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
         return tensor
-    plan = resolve(sch, shape, layout, fan_kw)
-    work, out = BACKEND.resolve_dtype(tensor.dtype)
     with torch.no_grad():
         if _is_dtensor(tensor):
             if generator is not None or seed is None:
@@ -336,40 +363,16 @@ def init_(
                     "slice of the same global tensor: pass seed=<int> (not a generator or None)"
                 )
             local, index = _dtensor_index(tensor)
+            req = spec.request(
+                shape, backend=BACKEND, seed=seed, stream=stream, dtype=tensor.dtype, device=local.device, index=index
+            )
             if local.numel():
-                src = _source(seed, None, local.device, stream)
-                x = sample(BACKEND, plan, shape, src, work, out, index=index, device=local.device)
-                local.copy_(x)
+                execute(req, out=local)
             return tensor
-        src = _source(seed, generator, tensor.device, stream)
-        if isinstance(src, Native) and _native_in_place(tensor, plan, src.generator):
-            return tensor
-        x = sample(BACKEND, plan, shape, src, work, out, device=tensor.device)
-        tensor.copy_(x)
+        seed = _seed_arg(seed, generator, tensor.device)
+        req = spec.request(shape, backend=BACKEND, seed=seed, stream=stream, dtype=tensor.dtype, device=tensor.device)
+        execute(req, out=tensor)
     return tensor
-
-
-def _native_in_place(t: torch.Tensor, plan: Plan, gen: torch.Generator) -> bool:
-    """torch's own in-place kernels for uniform and normal (what torch.nn.init calls), and
-    the truncated normal by redrawing in place where [lo, hi] holds most of the mass."""
-    if t.dtype not in (torch.float32, torch.float64):
-        return False
-    if plan.kind == "uniform":
-        t.uniform_(plan.a, plan.b, generator=gen)
-        return True
-    if plan.kind == "normal":
-        t.normal_(plan.mean, plan.std, generator=gen)
-        return True
-    if plan.kind == "constant":
-        t.fill_(plan.mean)
-        return True
-    if plan.kind == "truncnorm" and t.is_contiguous() and redraw_pays(plan.lo, plan.hi):
-        redraw_outside(BACKEND, gen, t.view(-1).normal_(generator=gen), plan.lo, plan.hi)
-        t.mul_(plan.std)
-        if plan.mean != 0.0:
-            t.add_(plan.mean)
-        return True
-    return False
 
 
 # --------------------------------------------------------------------------- init_module
@@ -494,7 +497,7 @@ def init_module(
             sch, kw = rule[0], dict(rule[1])
         else:
             sch, kw = rule, {}
-        _split(sch, kw)  # validate the scheme and its overrides now, before touching anything
+        Spec.of(sch, **kw)  # validate the scheme and its overrides now, before touching anything
         parsed.append((target, sch, kw))
     owners = {name: m for name, m in module.named_modules()}
     used = [False] * len(parsed)
@@ -511,7 +514,7 @@ def init_module(
             fan_kw = {
                 k: v
                 for k, v in _fan_overrides(owner, local, shape).items()
-                if not ({"fan_in", "fan_out", "in_axis", "out_axis", "groups"} & kw.keys())
+                if not ({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"} & kw.keys())
             }
             extra = fan_kw | kw
             if gen is not None:
@@ -537,10 +540,8 @@ def init_module(
 
 
 def _std_or_nan(sch: str | Scheme, shape: tuple[int, ...], kw: dict[str, Any]) -> float:
-    from varinit._api import std
-
     try:
-        return std(sch, shape, layout="out_in", **kw)
+        return _std(sch, shape, layout="out_in", **kw)
     except (ValueError, ArithmeticError):
         return math.nan
 

@@ -27,7 +27,7 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _restore_scheme_registry() -> object:
     """Schemes a test registers do not leak into the next test."""
-    from varinit._table import _registry
+    from varinit.core.table import _registry
 
     reg = _registry()
     rows, index = dict(reg.rows), dict(reg.index)

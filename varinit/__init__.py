@@ -10,18 +10,20 @@
 
 from __future__ import annotations
 
-from ._advice import Advice, recommend
-from ._api import init, std, stream_id
-from ._errors import SchemeError, TableError, UnknownSchemeError
-from ._fans import fans
-from ._gains import gain
-from ._propagate import Propagation, propagate
-from ._table import Scheme, get, load_table, register, schemes
+from .core.api import init, std, stream_id
+from .core.backend import Backend
+from .core.errors import SchemeError, TableError, UnknownSchemeError
+from .core.fans import fans
+from .core.table import Scheme, get, load_table, register, schemes
+from .theory.advice import Advice, recommend
+from .theory.gains import gain
+from .theory.propagate import Propagation, propagate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Advice",
+    "Backend",
     "Propagation",
     "Scheme",
     "SchemeError",

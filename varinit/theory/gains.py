@@ -8,26 +8,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._activations import Activation
+    from .activations import Activation
+
+from ..core.gains import GAIN_TABLE, table_gain
 
 __all__ = ["GAIN_METHODS", "GAIN_TABLE", "gain", "second_moment"]
 
-#: Activations with a tabulated gain. ``leaky_relu`` takes its negative slope as ``param``.
-GAIN_TABLE: tuple[str, ...] = (
-    "linear",
-    "identity",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "selu",
-)
 #: The ways :func:`gain` can compute a gain.
 GAIN_METHODS: tuple[str, ...] = ("table", "moment", "kumar")
 
@@ -54,7 +40,7 @@ def gain(
     (1.414213562373, 3.5777)
     """
     if method == "table":
-        return _table_gain(activation, param)
+        return table_gain(activation, param)
     if method not in GAIN_METHODS:
         raise ValueError(f"method={method!r} is not allowed: method must be one of {GAIN_METHODS}")
     act = _resolve(activation, param)
@@ -71,36 +57,9 @@ def gain(
     return 1.0 / (abs(d0) * math.sqrt(1.0 + g0 * g0))
 
 
-def _table_gain(nonlinearity: Any, param: float | None) -> float:
-    if not isinstance(nonlinearity, str):
-        if callable(nonlinearity):
-            raise ValueError("a callable has no tabulated gain: pass method='moment' or method='kumar'")
-        raise TypeError(f"nonlinearity must be a name (str), got {nonlinearity!r}")
-    name = nonlinearity.strip().lower().replace("-", "_")
-    if name in GAIN_TABLE and (name in ("linear", "identity", "sigmoid") or name.startswith("conv")):
-        return 1.0
-    if name == "tanh":
-        return 5.0 / 3.0
-    if name == "relu":
-        return math.sqrt(2.0)
-    if name == "selu":
-        return 3.0 / 4.0
-    if name == "leaky_relu":
-        if param is None:
-            slope = 0.01
-        elif isinstance(param, bool) or not isinstance(param, int | float):
-            raise ValueError(
-                f"param={param!r} is not allowed: the negative slope of leaky_relu must be a number"
-            )
-        else:
-            slope = float(param)
-        return math.sqrt(2.0 / (1.0 + slope**2))
-    raise ValueError(f"nonlinearity={nonlinearity!r} has no tabulated gain; known: {', '.join(GAIN_TABLE)}")
-
-
 def _resolve(activation: Any, param: float | None) -> Activation:
-    from ._activations import activation as named
-    from ._activations import from_callable
+    from .activations import activation as named
+    from .activations import from_callable
 
     if isinstance(activation, str):
         return named(activation, param)
@@ -156,7 +115,7 @@ def _value_and_slope_at_zero(act: Activation) -> tuple[float, float]:
     """``g(0)`` and ``g'(0)``; raises for a kink at 0 (one-sided slopes differ)."""
     import numpy as np
 
-    from ._activations import ACTIVATIONS, numeric_derivative
+    from .activations import ACTIVATIONS, numeric_derivative
 
     zero = np.zeros(1)
     g0 = float(np.asarray(act(zero), dtype=np.float64)[0])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ._api import plan
-from ._check import shape_for
-from ._table import get, schemes
+from ..core.api import plan
+from ..conformance.check import shape_for
+from ..core.table import get, schemes
 
 __all__ = ["render_schemes"]
 

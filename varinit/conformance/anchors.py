@@ -334,7 +334,7 @@ def compare(anchor: Anchor, shape: tuple[int, ...], seed: int = 20261124) -> Anc
     """
     from scipy import stats
 
-    from ._api import init
+    from ..core.api import init
 
     draws = 8 if anchor.scheme in ("orthogonal", "delta_orthogonal") else 1
     ours = np.concatenate(

@@ -18,7 +18,7 @@ Fence = Callable[[Any], Any] | None
 #: False: pure array expressions; True: boolean-mask updates; "index": integer-index updates
 Eager = bool | Literal["index"]
 
-__all__ = ["log", "ndtr", "ndtri"]
+__all__ = ["log", "mass", "ndtr", "ndtri", "truncated_mean", "truncated_std"]
 
 _SPLIT1, _SPLIT2, _CONST1, _CONST2 = 0.425, 5.0, 0.180625, 1.6
 
@@ -191,7 +191,7 @@ def ndtri(
     backend rounds the same way.
 
     >>> import numpy as np
-    >>> from varinit._ndtri import ndtri
+    >>> from varinit.rng.ndtri import ndtri
     >>> [round(float(v), 6) for v in ndtri(np, np.asarray([0.025, 0.5, 0.975]))]
     [-1.959964, 0.0, 1.959964]
     """
@@ -218,8 +218,39 @@ def ndtri(
 def ndtr(x: float) -> float:
     """The standard normal CDF of a Python float, accurate in both tails.
 
-    >>> from varinit._ndtri import ndtr
+    >>> from varinit.rng.ndtri import ndtr
     >>> round(ndtr(-2.0), 8)
     0.02275013
     """
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _phi(x: float) -> float:
+    """The standard normal density (0 at infinity)."""
+    return math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi) if math.isfinite(x) else 0.0
+
+
+def mass(lo: float, hi: float) -> float:
+    """Probability of [lo, hi] under N(0, 1), on the side where it is not a difference of ~1s."""
+    if lo >= 0:
+        return ndtr(-lo) - ndtr(-hi)
+    return ndtr(hi) - ndtr(lo)
+
+
+def truncated_std(lo: float, hi: float) -> float:
+    """Std of N(0, 1) restricted to [lo, hi] (lo < hi, sigma units), from the exact moments.
+
+    >>> round(truncated_std(-2.0, 2.0), 8)
+    0.87962566
+    """
+    z = mass(lo, hi)
+    m1 = (_phi(lo) - _phi(hi)) / z
+    lo_t = lo * _phi(lo) if math.isfinite(lo) else 0.0
+    hi_t = hi * _phi(hi) if math.isfinite(hi) else 0.0
+    var = 1.0 + (lo_t - hi_t) / z - m1 * m1
+    return math.sqrt(max(var, 0.0))
+
+
+def truncated_mean(lo: float, hi: float) -> float:
+    """Mean of N(0, 1) restricted to [lo, hi]."""
+    return (_phi(lo) - _phi(hi)) / mass(lo, hi)

@@ -16,12 +16,13 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import _check
-from ._api import plan as _plan
-from ._api import std as _std
-from ._backend import BACKENDS, installed_backends
-from ._errors import SchemeError, UnknownSchemeError
-from ._table import get, schemes
+from ..conformance import check as _check
+from ..core.api import plan as _plan
+from ..core.api import std as _std
+from ..core.backend import BACKENDS, installed_backends
+from ..core.errors import SchemeError, UnknownSchemeError
+from ..core.families import FAN_KEYS as _FAN_KEYS
+from ..core.table import get, schemes
 
 __all__ = ["main"]
 
@@ -49,7 +50,8 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def _value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A command-line value: true/false, an int, a float, or the text itself."""
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -67,7 +69,7 @@ def _overrides(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SchemeError(f"--set {item!r} is not KEY=VALUE (e.g. --set mode=fan_out)")
-        out[key.strip()] = _value(value.strip())
+        out[key.strip()] = parse_value(value.strip())
     return out
 
 
@@ -91,7 +93,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"  compat:      {', '.join(s.compat) or '-'}")
     print(f"  reference:   {s.reference or '-'}")
     if args.shape is not None:
-        from ._fans import fans
+        from ..core.fans import fans
 
         _, p = _plan(s, args.shape, layout=args.layout, **{k: v for k, v in over.items() if k in _FAN_KEYS})
         try:
@@ -99,30 +101,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print(f"  shape:       {args.shape} ({args.layout}): fan_in={fi}, fan_out={fo}")
         except ValueError:
             print(f"  shape:       {args.shape} ({args.layout})")
-        print(f"  draws:       {_describe(p)}")
+        print(f"  draws:       {p.describe()}")
         print(f"  std:         {p.sample_std(args.shape):.6g}")
     return 0
 
 
-def _describe(p: Any) -> str:
-    if p.kind == "uniform":
-        return f"U({p.a:.6g}, {p.b:.6g})"
-    if p.kind == "normal":
-        return f"N({p.mean:.6g}, {p.std:.6g}^2)"
-    if p.kind == "truncnorm":
-        lo, hi = p.mean + p.lo * p.std, p.mean + p.hi * p.std
-        return f"N({p.mean:.6g}, {p.std:.6g}^2) truncated to [{lo:.6g}, {hi:.6g}]"
-    if p.kind == "constant":
-        return f"constant {p.mean:.6g}"
-    return str(p.kind)
-
-
-_FAN_KEYS = ("in_axis", "out_axis", "batch_axis", "groups", "fan_in", "fan_out")
-
-
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from . import _api
-    from .testing import to_numpy
+    from ..core import api as _api
+    from ..core.arrays import to_numpy
 
     over = _overrides(args.set)
     seed = args.seed
@@ -164,7 +150,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace) -> int:
-    from ._docs import render_schemes
+    from .docs import render_schemes
 
     text = render_schemes()
     if args.write:
@@ -228,7 +214,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_docs)
 
     try:
-        from ._cli_activation import add_subcommands  # type: ignore[import-not-found,unused-ignore]
+        from .activation import add_subcommands  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - shipped together
         pass
     else:

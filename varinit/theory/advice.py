@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._table import Scheme, get, schemes
+from ..core.table import Scheme, get, schemes
 
 __all__ = ["Advice", "recommend"]
 
@@ -130,7 +130,7 @@ def _reason(scheme: str, act: str) -> str:
     template = next((v for k, v in _REASONS.items() if scheme.startswith(k)), "listed for {act}")
     moment = ""
     try:
-        from ._gains import gain
+        from .gains import gain
 
         g = gain(act, method="moment")
         moment = f"; the exact second-moment rule gives Var(w) = {g * g:.3g} / fan_in for {act}"
@@ -145,7 +145,7 @@ def _reason(scheme: str, act: str) -> str:
 
 
 def _computed(label: str, fn: Any) -> Advice:
-    from ._gains import gain
+    from .gains import gain
 
     g = gain(fn, method="moment")
     factor = g * g
@@ -182,8 +182,8 @@ def recommend(activation: str | Callable[[Any], Any]) -> Advice:
     >>> a.scheme, a.computed
     ('he_normal', True)
     """
-    from ._activations import ACTIVATIONS, known, normalize
-    from ._activations import activation as named
+    from .activations import ACTIVATIONS, known, normalize
+    from .activations import activation as named
 
     if callable(activation) and not isinstance(activation, str):
         label = getattr(activation, "__name__", "callable")
@@ -211,6 +211,6 @@ def recommend(activation: str | Callable[[Any], Any]) -> Advice:
 
 def known_activations() -> list[str]:
     """Every activation name :func:`recommend` accepts."""
-    from ._activations import known
+    from .activations import known
 
     return sorted(set(_table_activations()) | set(known()))

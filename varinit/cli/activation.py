@@ -24,26 +24,16 @@ __all__ = ["add_subcommands", "cmd_propagate", "cmd_recommend"]
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     """Print the advice for one activation."""
-    from ._advice import recommend
+    from ..theory.advice import recommend
 
     print(recommend(args.activation))
     return 0
 
 
-def _value(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _schemes(text: str) -> list[tuple[str, dict[str, Any]]]:
     """``he_normal,normal:std=1`` -> [("he_normal", {}), ("normal", {"std": 1})]."""
-    from ._table import get
+    from ..core.request import Spec
+    from . import parse_value
 
     out = []
     for item in (t.strip() for t in text.split(",")):
@@ -58,8 +48,8 @@ def _schemes(text: str) -> list[tuple[str, dict[str, Any]]]:
                     f"--schemes entry {item!r}: {pair!r} is not key=value; write overrides as "
                     "NAME:key=value, e.g. normal:std=1 or variance_scaling:factor=2:mode=fan_out"
                 )
-            kw[key.strip()] = _value(value.strip())
-        get(name, **kw)  # unknown names and bad overrides raise ValueError here
+            kw[key.strip()] = parse_value(value.strip())
+        Spec.of(name, **kw)  # unknown names and bad overrides raise ValueError here, as in `show --set`
         out.append((name, kw))
     if not out:
         raise ValueError(f"--schemes {text!r} names no scheme; e.g. --schemes he_normal,glorot_normal")
@@ -68,8 +58,8 @@ def _schemes(text: str) -> list[tuple[str, dict[str, Any]]]:
 
 def cmd_propagate(args: argparse.Namespace) -> int:
     """Propagate through a deep MLP for each scheme; print a table, optionally plot."""
-    from ._activations import activation
-    from ._propagate import comparison_table, propagate
+    from ..theory.activations import activation
+    from ..theory.propagate import comparison_table, propagate
 
     activation(args.activation)  # unknown activation -> ValueError before any work
     for label in ("depth", "width", "batch"):

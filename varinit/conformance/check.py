@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ._api import init, plan
-from ._backend import Backend, get_backend
-from ._table import get
+from ..core.api import init, plan
+from ..core.backend import Backend, get_backend
+from ..core.arrays import raw_numpy, to_numpy
+from ..core.table import get
+from .stats import assert_distribution
 
 __all__ = ["SEED", "SHAPES", "Cell", "CheckResult", "run", "shape_for"]
 
@@ -163,7 +165,6 @@ class CheckResult:
 
 def check_cell(scheme: str, backend: str | Backend) -> Cell:
     """Draw ``scheme`` on ``backend`` from both streams and test them."""
-    from .testing import assert_distribution, to_numpy
 
     shape = shape_for(scheme)
     be = get_backend(backend)
@@ -229,7 +230,6 @@ _IDENTITY_SCHEMES = ("he_normal", "glorot_uniform", "xavier_normal", "trunc_norm
 
 def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Identity]:
     """Every backend's portable float32 draws against NumPy's: identical fraction, worst ulp."""
-    from .testing import _raw
 
     picked = [
         s
@@ -248,7 +248,7 @@ def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Iden
             shape = shape_for(s)
             ref = init(s, shape, seed=SEED)
             try:
-                got = _raw(init(s, shape, backend=be, seed=SEED)).astype(np.float32)
+                got = raw_numpy(init(s, shape, backend=be, seed=SEED)).astype(np.float32)
             except Exception as e:
                 error = f"{type(e).__name__}: {e}"
                 break
@@ -261,7 +261,7 @@ def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Iden
 
 
 def _anchor_results(schemes: list[str], backends: list[str], progress: bool) -> list[Any]:
-    from ._anchors import ANCHORS, compare
+    from .anchors import ANCHORS, compare
 
     framework_of = {"torch": "torch", "jax": "jax", "keras": "tensorflow"}
     out = []

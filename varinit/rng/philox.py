@@ -1,8 +1,21 @@
-"""Philox4x32-10 (Salmon et al. 2011, Random123) in Array API integer operations.
+"""The portable stream, defined once: Philox4x32-10 (Salmon et al. 2011, Random123).
 
-The portable stream (see ``docs/randomness.md``): key ``(seed & 0xFFFFFFFF, seed >> 32)``;
-block ``b`` uses counter ``(b & 0xFFFFFFFF, b >> 32, s0, s1)`` with ``(s0, s1)`` the stream
-id; its four outputs are words ``4b .. 4b+3``.
+This module is the stream's only definition (``docs/randomness.md`` states it in prose, and a
+test holds the two together). Every kernel, compiled or not, imports its constants from here
+and is tested against :func:`reference_words` and :func:`reference_uniforms`.
+
+- key: ``(seed & 0xFFFFFFFF, seed >> 32)`` for a seed in [0, 2**64);
+- block ``b`` (64-bit) uses counter ``(b & 0xFFFFFFFF, b >> 32, s0, s1)``, ``(s0, s1)`` the
+  64-bit stream id; its four outputs are words ``4b .. 4b+3``;
+- element ``i`` of the global C-order tensor takes word ``i`` (float32 and narrower) or words
+  ``2i, 2i+1`` (float64);
+- float32 ``u = (w >> 8) * 2**-24 + 2**-25``; float64
+  ``u = (((w[2i] << 32) | w[2i+1]) >> 11) * 2**-53 + 2**-54``: never 0, never 1.
+
+>>> [hex(w) for w in reference_words(0, 0, 0, 4)]
+['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
+>>> reference_uniforms(0, 0, 0, 1, "float32")[0] == ((0x6627e8d5 >> 8) + 0.5) * 2**-24
+True
 """
 
 from __future__ import annotations
@@ -10,12 +23,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["philox4x32", "philox4x32_reference", "split_key", "words"]
+__all__ = [
+    "M0",
+    "M1",
+    "MASK",
+    "OPEN",
+    "ROUNDS",
+    "W0",
+    "W1",
+    "counter",
+    "philox4x32",
+    "philox4x32_reference",
+    "reference_uniforms",
+    "reference_words",
+    "split_key",
+    "uniform_from_words",
+    "words",
+    "words_per_element",
+]
 
-_M0, _M1 = 0xD2511F53, 0xCD9E8D57
-_W0, _W1 = 0x9E3779B9, 0xBB67AE85
-_MASK = 0xFFFFFFFF
+#: the round multipliers and the key increments (Weyl sequence) of Philox4x32
+M0, M1 = 0xD2511F53, 0xCD9E8D57
+W0, W1 = 0x9E3779B9, 0xBB67AE85
+MASK = 0xFFFFFFFF
 ROUNDS = 10
+_M0, _M1, _W0, _W1, _MASK = M0, M1, W0, W1, MASK
+
+#: per float width, (half a grid step, the largest uniform): a grid value ``k * 2**-bits``
+#: plus half a step lies in the open interval (0, 1); the cap guards the rounding to 1.0
+OPEN: dict[str, tuple[float, float]] = {
+    "float32": (2.0**-25, 1.0 - 2.0**-24),
+    "float64": (2.0**-54, 1.0 - 2.0**-53),
+}
 
 
 def split_key(value: int, what: str = "seed") -> tuple[int, int]:
@@ -48,6 +87,65 @@ def philox4x32_reference(
         c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & _MASK, (p0 >> 32) ^ c3 ^ k1, p0 & _MASK
         k0, k1 = (k0 + _W0) & _MASK, (k1 + _W1) & _MASK
     return c0, c1, c2, c3
+
+
+def counter(block: int, stream: int = 0) -> tuple[int, int, int, int]:
+    """The Philox counter of 64-bit block ``block`` in stream ``stream``.
+
+    >>> counter(2**32 + 3, 1)
+    (3, 1, 1, 0)
+    """
+    b0, b1 = split_key(block, "block")
+    s0, s1 = split_key(stream, "stream")
+    return b0, b1, s0, s1
+
+
+def words_per_element(dtype_name: str) -> int:
+    """Stream words per element: 2 for float64, 1 for float32 and narrower."""
+    return 2 if dtype_name == "float64" else 1
+
+
+def reference_words(seed: int, stream: int, start: int, n: int) -> list[int]:
+    """Words ``[start, start + n)`` of the stream in plain Python (the specification)."""
+    key = split_key(seed)
+    out: list[int] = []
+    for b in range(start >> 2, (start + n + 3) >> 2):
+        out.extend(philox4x32_reference(counter(b, stream), key))
+    off = start & 3
+    return out[off : off + n]
+
+
+def reference_uniforms(seed: int, stream: int, start: int, n: int, dtype_name: str) -> list[float]:
+    """Uniforms of elements ``[start, start + n)`` in plain Python (float32 values as floats)."""
+    import struct
+
+    if dtype_name == "float64":
+        w = reference_words(seed, stream, 2 * start, 2 * n)
+        half, _ = OPEN["float64"]
+        return [((((w[2 * i] << 32) | w[2 * i + 1]) >> 11) * 2.0**-53 + half) for i in range(n)]
+    half, top = OPEN["float32"]
+
+    def f32(x: float) -> float:
+        return float(struct.unpack("f", struct.pack("f", x))[0])
+
+    return [min(f32((v >> 8) * 2.0**-24 + half), top) for v in reference_words(seed, stream, start, n)]
+
+
+def uniform_from_words(xp: Any, w: Any, dtype: Any) -> Any:
+    """Open-interval uniforms from uint32 words (last axis; float64 uses word pairs).
+
+    float32: ``u = (w >> 8) * 2**-24 + 2**-25`` (rounded to float32, at most 1 - 2**-24);
+    float64: ``u = (((w[2i] << 32) | w[2i+1]) >> 11) * 2**-53 + 2**-54`` (at most 1 - 2**-53).
+    """
+    if dtype == xp.float64:
+        half, top = OPEN["float64"]
+        hi = xp.astype(w[..., 0::2], xp.float64)
+        lo = xp.astype(xp.bitwise_right_shift(w[..., 1::2], 11), xp.float64)
+        u = (hi * 2.0**21 + lo) * 2.0**-53 + half
+        return xp.minimum(u, top)
+    half, top = OPEN["float32"]
+    u = xp.astype(xp.bitwise_right_shift(w, 8), xp.float32) * 2.0**-24 + half
+    return xp.minimum(u, top)
 
 
 def _mulhilo(xp: Any, m: int, x: Any, wide: bool) -> tuple[Any, Any]:

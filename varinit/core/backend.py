@@ -1,4 +1,24 @@
-"""What an adapter provides, and how varinit finds adapters (lazily, by name)."""
+"""The adapter interface (:class:`Backend`) and how varinit finds adapters.
+
+An adapter supplies primitives only; the core builds the request and the executor draws it.
+Required: ``name`` and ``xp`` (an Array API namespace). Everything else has a default that
+works on any Array API library, so an adapter states only what differs:
+
+- dtypes: ``default_dtype``, ``canonical_dtype``, ``is_half``;
+- the native stream: ``is_generator``, ``make_generator``, ``default_generator``,
+  ``native_uniform`` (and optionally ``native_normal``);
+- placement: ``empty``, ``finalize``, ``from_numpy``, ``copy_into``;
+- optional fast routes, each bit-identical to the reference: ``philox_words`` (words in:
+  the stream's uint32 words from a native kernel), ``fused`` (a whole request in one
+  compiled function) and ``fill`` (write a request straight into a caller's array).
+
+``docs/guide-adapter.md`` writes a complete adapter for a new library.
+
+>>> import varinit
+>>> from varinit.core.backend import get_backend
+>>> get_backend("np").name
+'numpy'
+"""
 
 from __future__ import annotations
 
@@ -7,7 +27,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-__all__ = ["BACKENDS", "Backend", "get_backend", "installed_backends"]
+__all__ = ["BACKENDS", "Backend", "NamespaceBackend", "get_backend", "installed_backends"]
 
 #: Backend names in the order ``check`` reports them, with the module each needs.
 BACKENDS: dict[str, str] = {
@@ -42,6 +62,8 @@ class Backend:
     #: feeds a sum, where that compiler would otherwise fuse ``a * b + c`` into one fused
     #: multiply-add (which rounds once instead of twice); None where operations run as written
     fence: Callable[[Any], Any] | None = None
+    #: how error messages name this framework's generator
+    generator_hint: ClassVar[str] = "the framework's own generator"
 
     @property
     def xp(self) -> Any:
@@ -95,26 +117,26 @@ class Backend:
     # -- the portable stream ----------------------------------------------------------
     def philox_words(self, seed: int, stream: int, starts: list[int], length: int, device: Any) -> Any:
         """uint32 words ``[s, s + length)`` for every start ``s``: shape (len(starts), length)."""
-        from ._philox import words
+        from ..rng.philox import words
 
         return words(self.xp, seed, stream, starts, length, wide=self.wide, device=device)
 
-    # -- drawing ----------------------------------------------------------------------
-    def draw(
-        self,
-        plan: Any,
-        shape: tuple[int, ...],
-        src: Any,
-        dtype: Any,
-        out_dtype: Any,
-        index: Any = None,
-        device: Any = None,
-    ) -> Any:
-        """What ``varinit.init`` calls: the core ``sample``, or a faster route to the same
-        values (a backend that compiles large draws overrides this)."""
-        from ._sampler import sample
+    def native_state(self, generator: Any) -> Any:
+        """What one call draws from: the generator itself, or a per-call wrapper (JAX keys)."""
+        return generator
 
-        return sample(self, plan, shape, src, dtype, out_dtype, index=index, device=device)
+    def traced_seed(self, seed: Any) -> bool:
+        """Whether ``seed`` is a traced integer scalar this backend can key the stream with."""
+        return False
+
+    # -- optional fast routes (each must equal the reference bit for bit) ---------------
+    def fused(self, request: Any) -> Any | None:
+        """The whole request drawn by one compiled function, or None to use the reference."""
+        return None
+
+    def fill(self, request: Any, out: Any) -> bool:
+        """Write the request's values into ``out`` directly; False if this route does not apply."""
+        return False
 
     # -- placement --------------------------------------------------------------------
     def device_of(self, x: Any) -> Any:
@@ -132,27 +154,99 @@ class Backend:
     def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
         return self.xp.asarray(a, dtype=dtype, **({} if device is None else {"device": device}))
 
+    def copy_into(self, out: Any, x: Any) -> None:
+        """``out[...] = x`` (a front door that fills a caller's array in place)."""
+        out[...] = x
+
+
+class NamespaceBackend(Backend):
+    """Any Array API namespace as a backend: the portable stream only, no native generator.
+
+    >>> import array_api_strict as xp
+    >>> import varinit
+    >>> w = varinit.init("he_normal", (4, 3), backend=xp, seed=0)
+    >>> type(w).__module__.split(".")[0], w.dtype == xp.float32
+    ('array_api_strict', True)
+    """
+
+    mutable = False
+
+    def __init__(self, namespace: Any) -> None:
+        if not hasattr(namespace, "asarray") or not hasattr(namespace, "float32"):
+            raise TypeError(
+                f"backend={namespace!r} is not an Array API namespace (it has no asarray/float32); "
+                "pass a backend name such as 'numpy', a varinit.Backend, or a namespace such as array_api_strict"
+            )
+        self._xp = namespace
+        self.name = getattr(namespace, "__name__", "namespace")  # type: ignore[misc]
+        self.wide = hasattr(namespace, "uint64")  # type: ignore[misc]
+
+    @property
+    def xp(self) -> Any:
+        return self._xp
+
+    def is_half(self, dtype: Any) -> bool:
+        return dtype == getattr(self._xp, "float16", object())
+
+    def default_generator(self) -> Any:
+        raise TypeError(
+            f"backend {self.name!r} has no native generator varinit knows: pass seed=<int> (the portable stream)"
+        )
+
+    def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
+        kw = {} if device is None else {"device": device}
+        return self._xp.asarray(a.tolist(), dtype=dtype, **kw)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NamespaceBackend) and other._xp is self._xp
+
+    def __hash__(self) -> int:
+        return id(self._xp)
+
 
 _CACHE: dict[str, Backend] = {}
 
 
-def get_backend(name: str | Backend) -> Backend:
-    """The adapter for ``name`` ("numpy", "torch", "jax", "tensorflow"), imported lazily."""
+#: Array API namespaces (by module name) that have a full adapter
+_NAMESPACES = {
+    "numpy": "numpy",
+    "array_api_compat.numpy": "numpy",
+    "torch": "torch",
+    "array_api_compat.torch": "torch",
+    "jax.numpy": "jax",
+}
+
+
+def get_backend(name: Any) -> Backend:
+    """The adapter for ``name``: a backend name ("numpy", "torch", "jax", "tensorflow"), a
+    :class:`Backend`, or any Array API namespace (``array_api_strict``)."""
     if isinstance(name, Backend):
         return name
     if not isinstance(name, str):
-        raise TypeError(f"backend={name!r} is not allowed: pass a backend name such as 'numpy'")
+        known = _NAMESPACES.get(getattr(name, "__name__", ""))
+        if known is not None:
+            return get_backend(known)
+        if hasattr(name, "asarray") and hasattr(name, "float32"):
+            return NamespaceBackend(name)
+        raise TypeError(
+            f"backend={name!r} is not allowed: pass a backend name such as 'numpy', a varinit.Backend, "
+            "or an Array API namespace such as array_api_strict"
+        )
     key = name.strip().lower()
     key = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow", "keras": "tensorflow"}.get(key, key)
     if key in _CACHE:
         return _CACHE[key]
-    if key not in BACKENDS:
-        raise ValueError(f"backend={name!r} is not allowed: known backends are {', '.join(BACKENDS)}")
+    needs = BACKENDS.get(key)
+    if needs is None:
+        raise ValueError(
+            f"backend={name!r} is not allowed: known backends are {', '.join(BACKENDS)} (and 'dask' for "
+            "varinit.init), or pass an Array API namespace"
+        )
     try:
         module = importlib.import_module(f"varinit.adapters.{key}")
     except ImportError as e:
         raise ImportError(
-            f"backend={name!r} needs {BACKENDS.get(key, key)}, which is not installed "
+            f"backend={name!r} needs {needs}, which is not installed "
             f"({e}); install it, e.g. pip install 'varinit[{key}]'"
         ) from e
     backend: Backend = module.BACKEND

@@ -12,8 +12,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import SchemeError, TableError, UnknownSchemeError
-from ._gains import GAIN_TABLE
+from .errors import SchemeError, TableError, UnknownSchemeError
+from .families import FAMILIES, ParamValue
+from .plans import Plan
 
 __all__ = [
     "FAMILIES",
@@ -23,166 +24,6 @@ __all__ = [
     "register",
     "schemes",
 ]
-
-ParamValue = float | int | bool | str | None
-
-MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
-DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
-_DISTRIBUTION_ALIASES = {"untruncated_normal": "normal", "gaussian": "normal"}
-
-
-# --------------------------------------------------------------------------- validators
-# A validator takes (param name, value) and returns the normalized value or raises
-# SchemeError naming the parameter, the value and what is allowed.
-
-
-def _bad(param: str, value: object, allowed: str) -> SchemeError:
-    return SchemeError(f"{param}={value!r} is not allowed: {param} must be {allowed}")
-
-
-def _real(*, positive: bool = False, nonneg: bool = False) -> Callable[[str, Any], float]:
-    allowed = "a finite number" + (" > 0" if positive else " >= 0" if nonneg else "")
-
-    def check(param: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            try:
-                import numpy as np
-
-                if isinstance(value, np.floating | np.integer) and not isinstance(value, np.bool_):
-                    value = float(value)
-                else:
-                    raise _bad(param, value, allowed)
-            except ImportError:  # pragma: no cover - numpy is a dependency
-                raise _bad(param, value, allowed) from None
-        v = float(value)
-        if not math.isfinite(v) or (positive and v <= 0) or (nonneg and v < 0):
-            raise _bad(param, value, allowed)
-        return v
-
-    return check
-
-
-def _fraction(param: str, value: Any) -> float:
-    v = _real(nonneg=True)(param, value)
-    if not v < 1:
-        raise _bad(param, value, "a number in [0, 1)")
-    return v
-
-
-def _pos_int(param: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _bad(param, value, "an integer >= 1")
-    return int(value)
-
-
-def _flag(param: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _bad(param, value, "true or false")
-    return value
-
-
-def _choice(options: Iterable[str], aliases: Mapping[str, str] | None = None) -> Callable[..., str]:
-    opts = tuple(options)
-    amap = dict(aliases or {})
-
-    def check(param: str, value: Any) -> str:
-        if isinstance(value, str):
-            v = value.strip().lower().replace("-", "_")
-            v = amap.get(v, v)
-            if v in opts:
-                return v
-        raise _bad(param, value, "one of " + ", ".join(repr(o) for o in opts))
-
-    return check
-
-
-def _nonlinearity(param: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    return _choice(GAIN_TABLE)(param, value)
-
-
-_TF1_MODES = ("fan_in", "fan_out", "fan_avg")
-
-
-@dataclass(frozen=True)
-class Family:
-    """How one sampler recipe is parametrized: accepted keys, validators, key aliases."""
-
-    name: str
-    params: Mapping[str, Callable[[str, Any], Any]]
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    required: tuple[str, ...] = ()
-
-
-def _family(name: str, aliases: Mapping[str, str] | None = None, **params: Any) -> Family:
-    return Family(name, MappingProxyType(params), MappingProxyType(dict(aliases or {})))
-
-
-_gain = _real(positive=True)
-FAMILIES: Mapping[str, Family] = MappingProxyType(
-    {
-        f.name: f
-        for f in (
-            _family(
-                "variance_scaling",
-                {"scale": "factor", "negative_slope": "a"},
-                factor=_real(positive=True),
-                gain=_gain,
-                nonlinearity=_nonlinearity,
-                a=_real(),
-                mode=_choice(MODES),
-                distribution=_choice(DISTRIBUTIONS, _DISTRIBUTION_ALIASES),
-                truncation=_real(positive=True),
-                corrected=_flag,
-            ),
-            _family(
-                "tf1_variance_scaling",
-                {"scale": "factor"},
-                factor=_real(positive=True),
-                mode=_choice(_TF1_MODES),
-                uniform=_flag,
-            ),
-            _family(
-                "uniform",
-                {"minval": "low", "maxval": "high", "a": "low", "b": "high"},
-                low=_real(),
-                high=_real(),
-            ),
-            _family("normal", {"stddev": "std"}, mean=_real(), std=_real(nonneg=True)),
-            _family(
-                "truncated_normal",
-                {"stddev": "std"},
-                mean=_real(),
-                std=_real(nonneg=True),
-                truncation=_real(positive=True),
-            ),
-            _family(
-                "trunc_normal",
-                {"stddev": "std"},
-                mean=_real(),
-                std=_real(positive=True),
-                a=_real(),
-                b=_real(),
-            ),
-            _family("constant", {"val": "value", "fill_value": "value"}, value=_real()),
-            _family("orthogonal", {"scale": "gain"}, gain=_real()),
-            _family("identity", {"scale": "gain"}, gain=_real()),
-            _family("dirac", {}, groups=_pos_int),
-            _family("delta_orthogonal", {"scale": "gain"}, gain=_real()),
-            _family("sparse", {"stddev": "std"}, sparsity=_fraction, std=_real(nonneg=True)),
-        )
-    }
-)
-
-
-def _cross_check(family: str, p: Mapping[str, Any]) -> None:
-    """Constraints between parameters of one row."""
-    if family == "uniform" and not p["low"] < p["high"]:
-        raise SchemeError(f"low={p['low']!r}, high={p['high']!r} is not allowed: low must be < high")
-    if family == "trunc_normal" and not p["a"] < p["b"]:
-        raise SchemeError(f"a={p['a']!r}, b={p['b']!r} is not allowed: a must be < b")
-
 
 def normalize_name(name: str) -> str:
     """The lookup key of a name: lower case, ``-`` and spaces read as ``_``."""
@@ -230,7 +71,7 @@ class Scheme:
                     f"(family {self.family}); it accepts: {', '.join(sorted(fam.params))}"
                 )
             merged[canon] = fam.params[canon](key, value)
-        _cross_check(self.family, merged)
+        fam.check(merged)
         return Scheme(
             self.name,
             self.family,
@@ -241,6 +82,15 @@ class Scheme:
             self.reference,
             self.description,
         )
+
+    def plan(self, shape: tuple[int, ...], layout: str = "in_out", fan_kw: Mapping[str, Any] | None = None) -> Plan:
+        """What to draw at ``shape``: the family's plan for these parameters.
+
+        >>> import varinit
+        >>> varinit.get("glorot_uniform").plan((300, 100))
+        Uniform(low=-0.12247448713915891, high=0.12247448713915891)
+        """
+        return FAMILIES[self.family].plan(self.params, shape, layout, fan_kw or {})
 
     def __hash__(self) -> int:
         return hash((self.name, self.family, tuple(sorted(self.params.items()))))
@@ -295,48 +145,19 @@ def _row_to_scheme(row: Mapping[str, Any], where: str) -> Scheme:
         except SchemeError as e:
             raise TableError(f"{where}: key 'params.{key}': {e}") from None
     try:
-        _cross_check(family, {**_family_defaults(family), **params})
+        fam.check({**fam.defaults, **params})
     except SchemeError as e:
         raise TableError(f"{where}: key 'params': {e}") from None
     return Scheme(
         name=name,
         family=family,
-        params={**_family_defaults(family), **params},
+        params={**fam.defaults, **params},
         aliases=tuple(row.get("aliases", ())),
         activations=tuple(row.get("activations", ())),
         compat=tuple(row.get("compat", ())),
         reference=row.get("reference", ""),
         description=row.get("description", ""),
     )
-
-
-_DEFAULTS: Mapping[str, Mapping[str, ParamValue]] = {
-    "variance_scaling": {
-        "factor": 1.0,
-        "gain": 1.0,
-        "nonlinearity": None,
-        "a": 0.0,
-        "mode": "fan_in",
-        "distribution": "truncated_normal",
-        "truncation": 2.0,
-        "corrected": True,
-    },
-    "tf1_variance_scaling": {"factor": 2.0, "mode": "fan_in", "uniform": False},
-    "uniform": {"low": -0.05, "high": 0.05},
-    "normal": {"mean": 0.0, "std": 0.05},
-    "truncated_normal": {"mean": 0.0, "std": 0.05, "truncation": 2.0},
-    "trunc_normal": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
-    "constant": {"value": 0.0},
-    "orthogonal": {"gain": 1.0},
-    "identity": {"gain": 1.0},
-    "dirac": {"groups": 1},
-    "delta_orthogonal": {"gain": 1.0},
-    "sparse": {"sparsity": 0.1, "std": 0.01},
-}
-
-
-def _family_defaults(family: str) -> Mapping[str, ParamValue]:
-    return _DEFAULTS[family]
 
 
 # --------------------------------------------------------------------------- the registry

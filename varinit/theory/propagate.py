@@ -108,11 +108,11 @@ def _std(a: Any) -> float:
 
 
 def _weights(scheme: Any, width: int, backend: str, seed: int, stream: int, overrides: dict[str, Any]) -> Any:
-    from ._api import init
+    from ..core.api import init
 
     w = init(scheme, (width, width), backend=backend, seed=seed, stream=stream, dtype="float32", **overrides)
     if not isinstance(w, np.ndarray):
-        from .testing import to_numpy
+        from ..core.arrays import to_numpy
 
         w = to_numpy(w)
     return np.ascontiguousarray(w, dtype=np.float32)
@@ -143,10 +143,10 @@ def propagate(
     >>> 0.5 < r.act_std[-1] / r.act_std[0] < 2
     True
     """
-    from ._activations import activation as named
-    from ._activations import from_callable
-    from ._api import init, stream_id
-    from ._table import get
+    from .activations import activation as named
+    from .activations import from_callable
+    from ..core.api import init, stream_id
+    from ..core.table import get
 
     for label, v in (("depth", depth), ("width", width), ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -1,0 +1,118 @@
+"""The one-call API: ``init``, ``std`` and ``stream_id``."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from .executor import execute
+from .plans import Plan
+from .request import Index, Spec, request
+from .table import Scheme
+
+__all__ = ["init", "plan", "std", "stream_id"]
+
+
+def plan(
+    scheme: str | Scheme, shape: int | Sequence[int], *, layout: str = "in_out", **overrides: Any
+) -> tuple[Scheme, Plan]:
+    """Resolve a scheme with overrides at ``shape``: the validated row and its plan.
+
+    >>> import varinit
+    >>> from varinit.core.api import plan
+    >>> plan("he_normal", (512, 256))[1].kind
+    'truncnorm'
+    """
+    spec = Spec.of(scheme, layout=layout, **overrides)
+    return spec.scheme, spec.scheme.plan(tuple(shape) if not isinstance(shape, int) else (shape,), layout, spec.fan_kw)
+
+
+def std(
+    scheme: str | Scheme, shape: int | Sequence[int], *, layout: str = "in_out", **overrides: Any
+) -> float:
+    """The standard deviation the samples of ``init(scheme, shape, ...)`` will have.
+
+    >>> import varinit
+    >>> round(varinit.std("he_normal", (512, 256)), 6)      # sqrt(2 / 512)
+    0.0625
+    >>> round(varinit.std("glorot_uniform", (300, 100)), 6)  # sqrt(2 / 400)
+    0.070711
+    """
+    return Spec.of(scheme, layout=layout, **overrides).std(shape)
+
+
+def stream_id(name: str) -> int:
+    """The 64-bit stream id of a parameter name (first 8 bytes of BLAKE2b, little-endian).
+
+    Whole-model init gives every parameter its own stream, so its values depend on the
+    seed and its qualified name only, never on construction order.
+
+    >>> import varinit
+    >>> varinit.stream_id("encoder.layers.0.weight") == varinit.stream_id("encoder.layers.0.weight")
+    True
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name={name!r} is not allowed: a stream is named by a str")
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def init(
+    scheme: str | Scheme,
+    shape: int | Sequence[int],
+    *,
+    backend: Any = "numpy",
+    seed: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    layout: str | None = None,
+    index: Index | slice | int | None = None,
+    stream: int = 0,
+    like: Any = None,
+    chunks: Any = None,
+    **overrides: Any,
+) -> Any:
+    """A new array of ``shape`` drawn from ``scheme`` on ``backend``.
+
+    ``seed``: an int selects the portable Philox stream (the same numbers on every
+    backend); the framework's generator selects its native stream; ``None`` means the
+    framework's default (fresh entropy for NumPy). ``index`` (ints and slices, one per
+    leading axis) returns only that block of the global tensor, equal to the same slice of
+    the whole. ``backend`` is a name ("numpy", "torch", "jax", "tensorflow", "dask"), any
+    Array API namespace (``array_api_strict``), or a :class:`varinit.Backend`; ``like=x``
+    draws with x's namespace, dtype and device. ``backend="dask"`` returns a lazy array
+    cut into ``chunks``, each drawn on its own. Layout is ``"in_out"`` unless given;
+    ``in_axis``/``out_axis``/``batch_axis``/``groups``/``fan_in``/``fan_out`` go to
+    :func:`varinit.fans`, everything else overrides the scheme.
+
+    >>> import varinit
+    >>> w = varinit.init("glorot_uniform", (64, 32), seed=7)
+    >>> w.shape, bool(abs(w).max() <= (6 / 96) ** 0.5)
+    ((64, 32), True)
+    >>> block = varinit.init("glorot_uniform", (64, 32), seed=7, index=(slice(0, 8),))
+    >>> bool((block == w[:8]).all())
+    True
+    """
+    if isinstance(backend, str) and backend.strip().lower() == "dask":
+        try:
+            from varinit.adapters.dask import lazy
+        except ImportError as e:
+            raise ImportError(f"backend='dask' needs dask ({e}); install it: pip install 'varinit[dask]'") from e
+
+        return lazy(scheme, shape, seed=seed, dtype=dtype, layout=layout, stream=stream, chunks=chunks, **overrides)
+    if chunks is not None:
+        raise ValueError(f"chunks={chunks!r} is only for backend='dask' (a lazy array cut into chunks)")
+    req = request(
+        scheme,
+        shape,
+        backend=backend,
+        seed=seed,
+        stream=stream,
+        dtype=dtype,
+        device=device,
+        layout=layout,
+        index=index,
+        like=like,
+        **overrides,
+    )
+    return execute(req)

@@ -1,0 +1,1 @@
+"""Activation theory: gains, advice, signal propagation and LSUV (built on the core)."""
