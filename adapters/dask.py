@@ -120,16 +120,10 @@ def _portable_seed(seed: Any) -> int:
     )
 
 
-def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(shape, int | np.integer):
-        return (operator.index(shape),)
-    return tuple(operator.index(d) for d in shape)
-
-
 def _collection(graph: HighLevelGraph, name: str, chunks: Chunks, meta: np.ndarray[Any, Any]) -> da.Array:
     """A dask array from ``graph``, legacy or array-expression (``array.query-planning``)."""
     enabled = getattr(da, "_array_expr_enabled", None)
-    if enabled is not None and enabled():  # pragma: no cover - opt-in dask mode
+    if enabled is not None and enabled():  # opt-in dask mode
         from_graph: Callable[..., da.Array] = importlib.import_module(
             "dask.array._array_expr._collection"
         ).from_graph
@@ -158,12 +152,11 @@ def lazy(
     >>> x.chunks
     ((16, 16, 16, 16), (16, 16))
     """
+    # everything is validated now, by varinit itself, so mistakes never wait for compute
     seed = _portable_seed(seed)
     spec = Spec.of(scheme, layout=layout, **overrides)
-    dims = _shape(shape)
-    # validate dtype/shape/seed/stream now; meta dtype from the numpy backend's answer
-    probe = spec.request(dims, backend="numpy", seed=seed, stream=stream, dtype=dtype)
-    out_dtype = np.dtype(probe.out_dtype)
+    whole_req = spec.request(shape, backend="numpy", seed=seed, stream=stream, dtype=dtype)
+    dims, out_dtype = whole_req.shape, np.dtype(whole_req.out_dtype)
     norm = _normalize_chunks("auto" if chunks is None else chunks, dims, dtype=out_dtype)
     first = tuple(slice(0, c[0]) for c in norm)
     req = spec.request(dims, backend="numpy", seed=seed, stream=stream, dtype=dtype, index=first)

@@ -264,7 +264,9 @@ class JaxBackend(Backend):
         per = 2 if request.dtype == np.float64 else 1
         lo, hi = _split_starts([s * per for s in rows.starts])
         k0, k1 = _seed_words(src.seed)
-        kernel = _block_kernel(plan, src.stream, rows.shape, rows.length * per, request.dtype, request.out_dtype)
+        kernel = _block_kernel(
+            plan, src.stream, rows.shape, rows.length * per, request.dtype, request.out_dtype
+        )
         x = kernel(k0, k1, lo, hi)
         return x if request.device is None else jax.device_put(x, _device(request.device))
 
@@ -338,7 +340,9 @@ class Initializer:
     def __init__(self, scheme: str | Scheme, **overrides: Any) -> None:
         self._overrides = dict(overrides)
         layout = overrides.pop("layout", None)
-        self.spec = Spec.of(scheme, layout=layout or "in_out", **overrides)  # unknown schemes/params fail here
+        self.spec = Spec.of(
+            scheme, layout=layout or "in_out", **overrides
+        )  # unknown schemes/params fail here
 
     @property
     def scheme(self) -> Scheme:
@@ -415,7 +419,10 @@ def init_sharded(
     dims = normalize_shape(shape)
     spec = Spec.of(scheme, layout=overrides.pop("layout", None) or "in_out", **overrides)
     if BACKEND.is_generator(seed):
-        native = jax.jit(lambda k: execute(spec.request(dims, backend=BACKEND, seed=k, dtype=dtype)), out_shardings=sharding)
+        native = jax.jit(
+            lambda k: execute(spec.request(dims, backend=BACKEND, seed=k, dtype=dtype)),
+            out_shardings=sharding,
+        )
         return native(seed)  # type: ignore[no-any-return]
     req = spec.request(dims, backend=BACKEND, seed=seed, stream=stream, dtype=dtype)
     if not isinstance(req.plan, Elementwise) or not req.plan.random:  # the whole matrix, then placed

@@ -60,7 +60,9 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
     def __init__(self, scheme: str, seed: int | None = None, **overrides: Any) -> None:
         if not isinstance(scheme, str):
             raise TypeError(f"scheme={scheme!r} is not allowed: pass a scheme name (a str)")
-        self._spec = Spec.of(scheme, **{k: v for k, v in overrides.items() if k != "stream"})  # fails here, not at build
+        self._spec = Spec.of(
+            scheme, **{k: v for k, v in overrides.items() if k != "stream"}
+        )  # fails here, not at build
         if seed is not None:
             if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
                 raise TypeError(

@@ -169,6 +169,7 @@ class TorchBackend(Backend):
     name = "torch"
     layout = "out_in"
     index_setitem = True
+    negative_steps = False
     wide = False  # unused: philox_words below is torch's own int64 kernel
     chunk = 1 << 20  # fastest of 2**16..2**20 on CPU (benchmarks/bench_torch.py): fewer op launches
     transform_chunk = 1 << 20
@@ -364,13 +365,21 @@ def init_(
                 )
             local, index = _dtensor_index(tensor)
             req = spec.request(
-                shape, backend=BACKEND, seed=seed, stream=stream, dtype=tensor.dtype, device=local.device, index=index
+                shape,
+                backend=BACKEND,
+                seed=seed,
+                stream=stream,
+                dtype=tensor.dtype,
+                device=local.device,
+                index=index,
             )
             if local.numel():
                 execute(req, out=local)
             return tensor
         seed = _seed_arg(seed, generator, tensor.device)
-        req = spec.request(shape, backend=BACKEND, seed=seed, stream=stream, dtype=tensor.dtype, device=tensor.device)
+        req = spec.request(
+            shape, backend=BACKEND, seed=seed, stream=stream, dtype=tensor.dtype, device=tensor.device
+        )
         execute(req, out=tensor)
     return tensor
 

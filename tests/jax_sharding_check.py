@@ -38,15 +38,15 @@ def main() -> int:
     devices = np.array(jax.devices())
     assert devices.size == 8, f"expected 8 devices, got {devices.size}"
     blocks: list[tuple[int, ...]] = []  # shape of every block a device computed
-    kernels: list[tuple[int, ...]] = []  # one compiled kernel per distinct block shape
+    kernels: set[int] = set()  # the compiled kernels used: one per distinct block shape
     make_kernel = vj._block_kernel
 
-    def spy(p, src, block, length, work, out):  # type: ignore[no-untyped-def]
-        kernels.append(block)
-        kernel = make_kernel(p, src, block, length, work, out)
+    def spy(p, stream, block, length, work, out):  # type: ignore[no-untyped-def]
+        kernel = make_kernel(p, stream, block, length, work, out)
+        kernels.add(id(kernel))
 
-        def run(lo, hi):  # type: ignore[no-untyped-def]
-            y = kernel(lo, hi)
+        def run(k0, k1, lo, hi):  # type: ignore[no-untyped-def]
+            y = kernel(k0, k1, lo, hi)
             blocks.append(tuple(y.shape))
             return y
 
@@ -60,10 +60,10 @@ def main() -> int:
         sharding = NamedSharding(Mesh(devices[:n].reshape(mesh_shape), names), spec)
         init = vj.initializer(scheme)
         whole = np.asarray(jax.jit(lambda: init(SEED, shape))())  # noqa: B023
+        via_jit = jax.jit(lambda: init(SEED, shape), out_shardings=sharding)()  # noqa: B023
         blocks.clear()
         kernels.clear()
         a = vj.init_sharded(scheme, shape, sharding, seed=SEED)
-        via_jit = jax.jit(lambda: init(SEED, shape), out_shardings=sharding)()  # noqa: B023
         shard_shape = sharding.shard_shape(shape)
         own_blocks = all(s.data.shape == shard_shape for s in a.addressable_shards)
         generated_only_blocks = bool(blocks) and all(b == shard_shape for b in blocks)

@@ -6,7 +6,7 @@ from typing import Any
 
 import array_api_strict as xps
 
-from varinit._backend import Backend
+from varinit.core.backend import Backend
 
 
 class StrictBackend(Backend):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import varinit
-from varinit._activations import ACTIVATIONS, activation, numeric_derivative
-from varinit._cli_activation import add_subcommands, cmd_propagate
-from varinit._gains import second_moment
 from varinit.cli import main
+from varinit.cli.activation import add_subcommands, cmd_propagate
+from varinit.theory.activations import ACTIVATIONS, activation, numeric_derivative
+from varinit.theory.gains import second_moment
 
 # --------------------------------------------------------------------------- advice
 
@@ -107,7 +107,7 @@ def test_moment_quadrature_error_bound_at_the_kink() -> None:
     elu = activation("elu")
     assert abs(second_moment(elu) - exact) < 1e-8
     # the bare rule (no Richardson step) has the n**-2 error the docstring states
-    from varinit._gains import _folded
+    from varinit.theory.gains import _folded
 
     assert 1e-6 < abs(_folded(elu, 128) - exact) < 3e-5
 
@@ -282,11 +282,11 @@ def test_propagate_result_renders_and_validates() -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "varinit._activations",
-        "varinit._gains",
-        "varinit._advice",
-        "varinit._propagate",
-        "varinit._cli_activation",
+        "varinit.theory.activations",
+        "varinit.theory.gains",
+        "varinit.theory.advice",
+        "varinit.theory.propagate",
+        "varinit.cli.activation",
     ],
 )
 def test_docstring_examples_run(name: str) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import varinit
-from varinit._anchors import ANCHORS, Anchor, compare
+from varinit.conformance.anchors import ANCHORS, Anchor, compare
 
 CASES = [
     pytest.param(

@@ -17,9 +17,9 @@ from conftest import INSTALLED
 from scipy import stats
 
 import varinit
-from varinit._backend import get_backend
-from varinit._check import shape_for
-from varinit._philox import words
+from varinit.conformance.check import shape_for
+from varinit.core.backend import get_backend
+from varinit.rng.philox import words
 from varinit.testing import assert_distribution, assert_same_stream, to_numpy
 
 ALL = varinit.schemes()

@@ -8,8 +8,11 @@ two-process ``dask.distributed`` LocalCluster over 127.0.0.1.
 
 from __future__ import annotations
 
+import doctest
 import os
 import pickle
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +23,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 pytestmark = pytest.mark.dask
 
+import varinit.adapters.dask as vd  # noqa: E402
 from varinit.adapters.dask import lazy  # noqa: E402
 
 import varinit  # noqa: E402
@@ -159,6 +163,29 @@ def test_lazy_directly() -> None:
     assert np.array_equal(x.compute(), varinit.init("he_normal", (12, 8), seed=0))
 
 
+def test_docstring_examples_run() -> None:
+    result = doctest.testmod(vd, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_array_expression_mode() -> None:
+    """dask's opt-in query planning for arrays (decided once, at import: a subprocess)."""
+    code = (
+        "import numpy as np, dask.array as da, varinit\n"
+        "assert da._array_expr_enabled()\n"
+        "for s in ('he_normal', 'orthogonal'):\n"
+        "    x = varinit.init(s, (50, 30), backend='dask', seed=1, chunks=(20, 7))\n"
+        "    w = varinit.init(s, (50, 30), seed=1)\n"
+        "    assert np.array_equal(x.compute(), w)\n"
+        "    assert np.array_equal(x[20:40, 7:14].compute(), w[20:40, 7:14])\n"
+    )
+    env = {**os.environ, "DASK_ARRAY__QUERY_PLANNING": "True"}
+    r = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 # --------------------------------------------------------------------------- dask.distributed
 
 
@@ -228,6 +255,10 @@ def test_errors_are_raised_at_creation() -> None:
         varinit.init("he_normal", (8, 4), backend="dask", seed=0, bogus=1)
     with pytest.raises(TypeError, match="dtype"):
         varinit.init("he_normal", (8, 4), backend="dask", seed=0, dtype="int32")
+    with pytest.raises(TypeError, match="shape"):
+        varinit.init("he_normal", (8.5, 4), backend="dask", seed=0)
+    with pytest.raises(ValueError, match="negative"):
+        varinit.init("he_normal", (-1, 4), backend="dask", seed=0)
     with pytest.raises(ValueError, match="layout"):
         varinit.init("he_normal", (8, 4), backend="dask", seed=0, layout="sideways")
     with pytest.raises((ValueError, OverflowError)):

@@ -8,20 +8,27 @@ from pathlib import Path
 
 import pytest
 
-from varinit._docs import render_schemes
+from varinit.cli.docs import render_schemes
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CORE_MODULES = [
     "varinit",
-    "varinit._api",
-    "varinit._errors",
-    "varinit._fans",
-    "varinit._gains",
-    "varinit._ndtri",
-    "varinit._philox",
-    "varinit._table",
-    "varinit._docs",
+    "varinit.core.api",
+    "varinit.core.arrays",
+    "varinit.core.backend",
+    "varinit.core.errors",
+    "varinit.core.executor",
+    "varinit.core.families",
+    "varinit.core.fans",
+    "varinit.core.gains",
+    "varinit.core.plans",
+    "varinit.core.request",
+    "varinit.core.table",
+    "varinit.rng.ndtri",
+    "varinit.rng.philox",
+    "varinit.theory.gains",
+    "varinit.cli.docs",
     "varinit.testing",
     "varinit.cli",
     "varinit.adapters.numpy",

@@ -16,7 +16,7 @@ import varinit.adapters.jax as vj  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import varinit  # noqa: E402
-from varinit._philox import words  # noqa: E402
+from varinit.rng.philox import words  # noqa: E402
 from varinit.testing import assert_distribution, assert_same_stream  # noqa: E402
 
 jinit = jax.nn.initializers

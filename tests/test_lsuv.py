@@ -184,9 +184,9 @@ def test_flax_params_tree() -> None:
 def test_docstring_example_runs() -> None:
     import doctest
 
-    import varinit.lsuv
+    import varinit.theory.lsuv
 
-    result = doctest.testmod(varinit.lsuv)
+    result = doctest.testmod(varinit.theory.lsuv)
     assert result.attempted > 0 and result.failed == 0
 
 

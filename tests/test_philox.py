@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from varinit._philox import philox4x32, philox4x32_reference, split_key, words
+from varinit.rng.philox import philox4x32, philox4x32_reference, split_key, words
 
 KAT = Path(__file__).parent / "data" / "philox4x32_10_kat.txt"
 

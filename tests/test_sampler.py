@@ -19,9 +19,9 @@ from scipy import special, stats
 from strict_backend import StrictBackend
 
 import varinit
-from varinit._check import shape_for
-from varinit._ndtri import ndtri
-from varinit._philox import philox4x32_reference
+from varinit.conformance.check import shape_for
+from varinit.rng.ndtri import ndtri
+from varinit.rng.philox import philox4x32_reference
 from varinit.testing import assert_distribution, assert_same_stream
 
 ALL = varinit.schemes()
@@ -175,7 +175,7 @@ def test_native_truncated_normal_redraws_or_inverts_exactly(a: float, b: float) 
 
 def test_truncation_correction_constant() -> None:
     # std of N(0, 1) truncated at +-2: the constant every framework hard-codes
-    from varinit._plan import truncated_std
+    from varinit.rng.ndtri import truncated_std
 
     assert truncated_std(-2.0, 2.0) == pytest.approx(0.87962566103423978, abs=1e-15)
 
@@ -252,7 +252,7 @@ def test_bad_seed_says_what_is_allowed(bad: object) -> None:
 
 @pytest.mark.parametrize("dtype,xmin", [(np.float32, 2.0**-126), (np.float64, 1e-300)])
 def test_portable_log_accuracy(dtype: type, xmin: float) -> None:
-    from varinit._ndtri import log
+    from varinit.rng.ndtri import log
 
     x = np.concatenate(
         [np.geomspace(xmin, 0.5, 100_000), np.random.default_rng(0).uniform(0.0, 0.5, 100_000)]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import varinit
-from varinit._table import FAMILIES
+from varinit.core.table import FAMILIES
 
 REQUIRED_ROWS = {
     "variance_scaling": [],
@@ -190,7 +190,5 @@ def test_a_bad_file_registers_nothing(tmp_path: Path) -> None:
 
 
 def test_every_family_has_defaults_for_all_its_params() -> None:
-    from varinit._table import _DEFAULTS
-
     for name, fam in FAMILIES.items():
-        assert set(_DEFAULTS[name]) == set(fam.params), name
+        assert set(fam.defaults) == set(fam.params), name

@@ -29,8 +29,8 @@ from varinit.adapters import tensorflow as vtf  # noqa: E402
 from varinit.adapters.keras import Initializer  # noqa: E402
 
 import varinit  # noqa: E402
-from varinit._check import shape_for  # noqa: E402
-from varinit._philox import words as reference_words  # noqa: E402
+from varinit.conformance.check import shape_for  # noqa: E402
+from varinit.rng.philox import words as reference_words  # noqa: E402
 from varinit.testing import assert_distribution, assert_same_stream  # noqa: E402
 
 pytestmark = pytest.mark.tensorflow
@@ -48,7 +48,7 @@ ON_KERAS_TF = keras.backend.backend() == "tensorflow"
 
 def test_namespace_is_exactly_what_the_core_calls() -> None:
     called: set[str] = set()
-    for name in ("_sampler.py", "_ndtri.py", "_philox.py"):
+    for name in ("core/executor.py", "core/plans.py", "rng/ndtri.py", "rng/philox.py"):
         called |= set(re.findall(r"\bxp\.([A-Za-z_]\w*)", (CORE / name).read_text()))
     assert called == set(vtf.NAMESPACE)
     for name in vtf.NAMESPACE:

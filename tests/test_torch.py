@@ -250,7 +250,7 @@ def test_portable_bits_equal_numpy(scheme: str) -> None:
 def test_portable_words_blocks_and_big_tensors_equal_numpy() -> None:
     import array_api_compat.numpy as xnp
 
-    from varinit._philox import words
+    from varinit.rng.philox import words
 
     for seed, stream in ((0, 0), (2**64 - 1, 2**64 - 1), (123456789, vt.stream_id("a.weight"))):
         for start, length in ((0, 1000), (3, 17), (2**33 + 1, 64), (4 * 2**32 - 5, 9)):

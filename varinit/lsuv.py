@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
-from .theory.lsuv import DeadLayerError, LayerResult, LSUVReport, lsuv, lsuv_flax, lsuv_jax, lsuv_keras, lsuv_torch
+from .theory.lsuv import (
+    DeadLayerError,
+    LayerResult,
+    LSUVReport,
+    lsuv,
+    lsuv_flax,
+    lsuv_jax,
+    lsuv_keras,
+    lsuv_torch,
+)
 
-__all__ = ["DeadLayerError", "LSUVReport", "LayerResult", "lsuv", "lsuv_flax", "lsuv_jax", "lsuv_keras", "lsuv_torch"]
+__all__ = [
+    "DeadLayerError",
+    "LSUVReport",
+    "LayerResult",
+    "lsuv",
+    "lsuv_flax",
+    "lsuv_jax",
+    "lsuv_keras",
+    "lsuv_torch",
+]

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .core.arrays import to_numpy
 from .conformance.stats import (
     ALPHA,
     MOMENT_Z,
@@ -26,6 +25,7 @@ from .conformance.stats import (
     cdf,
     distribution_report,
 )
+from .core.arrays import to_numpy
 
 __all__ = [
     "ALPHA",
@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 
-def check_backend(backend: Any, *, schemes: Sequence[str] | None = None, raise_on_failure: bool = True) -> Any:
+def check_backend(
+    backend: Any, *, schemes: Sequence[str] | None = None, raise_on_failure: bool = True
+) -> Any:
     """Run the conformance matrix (``varinit check``) on one backend.
 
     ``backend`` is a backend name ("torch"), a :class:`varinit.Backend` instance (your own

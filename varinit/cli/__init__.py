@@ -23,6 +23,7 @@ from ..core.backend import BACKENDS, installed_backends
 from ..core.errors import SchemeError, UnknownSchemeError
 from ..core.families import FAN_KEYS as _FAN_KEYS
 from ..core.table import get, schemes
+from .values import parse_value
 
 __all__ = ["main"]
 
@@ -48,19 +49,6 @@ def _shape(text: str) -> tuple[int, ...]:
     if not dims or any(d < 0 for d in dims):
         raise argparse.ArgumentTypeError(f"{text!r} is not a shape of non-negative sizes")
     return dims
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value: true/false, an int, a float, or the text itself."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _overrides(items: Sequence[str]) -> dict[str, Any]:

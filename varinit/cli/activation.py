@@ -4,7 +4,7 @@ A bad argument raises ``ValueError``; ``varinit.cli.main`` prints it as one
 ``varinit: error: ...`` line and exits 2.
 
 >>> import argparse
->>> from varinit._cli_activation import add_subcommands
+>>> from varinit.cli.activation import add_subcommands
 >>> parser = argparse.ArgumentParser(prog="varinit")
 >>> add_subcommands(parser.add_subparsers(dest="command"))
 >>> args = parser.parse_args(["recommend", "selu"])
@@ -33,7 +33,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 def _schemes(text: str) -> list[tuple[str, dict[str, Any]]]:
     """``he_normal,normal:std=1`` -> [("he_normal", {}), ("normal", {"std": 1})]."""
     from ..core.request import Spec
-    from . import parse_value
+    from .values import parse_value
 
     out = []
     for item in (t.strip() for t in text.split(",")):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..core.api import plan
 from ..conformance.check import shape_for
+from ..core.api import plan
 from ..core.table import get, schemes
 
 __all__ = ["render_schemes"]
@@ -30,7 +30,7 @@ def _fmt(v: object) -> str:
 def render_schemes() -> str:
     """The Markdown reference of every scheme in the table.
 
-    >>> from varinit._docs import render_schemes
+    >>> from varinit.cli.docs import render_schemes
     >>> render_schemes().startswith("# Scheme reference")
     True
     """

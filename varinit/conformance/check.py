@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..core.api import init, plan
-from ..core.backend import Backend, get_backend
 from ..core.arrays import raw_numpy, to_numpy
+from ..core.backend import Backend, get_backend
 from ..core.table import get
 from .stats import assert_distribution
 

@@ -245,33 +245,3 @@ def assert_same_stream(a: Any, b: Any, *, max_ulp: int = 2, min_identical: float
             f"worst difference {worst:.1f} ulp (allowed {max_ulp})"
         )
     return same
-
-
-def check_backend(
-    backend: Any, *, schemes: Sequence[str] | None = None, raise_on_failure: bool = True
-) -> Any:
-    """Run the conformance matrix (``varinit check``) on one backend.
-
-    ``backend`` is a backend name ("torch"), a ``varinit._backend.Backend`` instance (your
-    own adapter), or an Array API namespace (wrapped in a generic backend that has the
-    portable stream only). Returns the ``CheckResult``; raises ``AssertionError`` listing the
-    failures unless ``raise_on_failure=False``.
-
-    >>> import array_api_compat.numpy as xp
-    >>> from varinit.testing import check_backend
-    >>> check_backend(xp, schemes=["he_normal", "uniform"]).ok
-    True
-    """
-    from . import _check
-    from ..core.backend import Backend
-    from ..core.table import schemes as all_schemes
-
-    be = backend
-    if not isinstance(backend, str | Backend):
-        be = _namespace_backend(backend)
-    names = list(schemes) if schemes is not None else all_schemes()
-    result = _check.run(names, [be], anchors=False)
-    if raise_on_failure and not result.ok:
-        bad = [f"{c.scheme}: {c.detail}" for c in result.cells.values() if not c.ok]
-        raise AssertionError(f"backend {result.backends[0]!r} fails {len(bad)} cell(s):\n" + "\n".join(bad))
-    return result

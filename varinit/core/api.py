@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,9 @@ def plan(
     'truncnorm'
     """
     spec = Spec.of(scheme, layout=layout, **overrides)
-    return spec.scheme, spec.scheme.plan(tuple(shape) if not isinstance(shape, int) else (shape,), layout, spec.fan_kw)
+    return spec.scheme, spec.scheme.plan(
+        tuple(shape) if not isinstance(shape, int) else (shape,), layout, spec.fan_kw
+    )
 
 
 def std(
@@ -94,12 +97,21 @@ def init(
     True
     """
     if isinstance(backend, str) and backend.strip().lower() == "dask":
+        for name, value in (("index", index), ("device", device), ("like", like)):
+            if value is not None:
+                raise ValueError(
+                    f"{name}={value!r} is not allowed with backend='dask': a dask array is cut into "
+                    "chunks (chunks=...), each drawn on its own; slice the lazy array instead"
+                )
         try:
-            from varinit.adapters.dask import lazy
+            dask_adapter = importlib.import_module("varinit.adapters.dask")
         except ImportError as e:
-            raise ImportError(f"backend='dask' needs dask ({e}); install it: pip install 'varinit[dask]'") from e
-
-        return lazy(scheme, shape, seed=seed, dtype=dtype, layout=layout, stream=stream, chunks=chunks, **overrides)
+            raise ImportError(
+                f"backend='dask' needs dask ({e}); install it: pip install 'varinit[dask]'"
+            ) from e
+        return dask_adapter.lazy(
+            scheme, shape, seed=seed, dtype=dtype, layout=layout, stream=stream, chunks=chunks, **overrides
+        )
     if chunks is not None:
         raise ValueError(f"chunks={chunks!r} is only for backend='dask' (a lazy array cut into chunks)")
     req = request(

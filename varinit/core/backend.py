@@ -62,6 +62,8 @@ class Backend:
     #: feeds a sum, where that compiler would otherwise fuse ``a * b + c`` into one fused
     #: multiply-add (which rounds once instead of twice); None where operations run as written
     fence: Callable[[Any], Any] | None = None
+    #: ``x[a:b:-k]`` works (torch's slicing takes positive steps only)
+    negative_steps: ClassVar[bool] = True
     #: how error messages name this framework's generator
     generator_hint: ClassVar[str] = "the framework's own generator"
 
@@ -174,8 +176,8 @@ class NamespaceBackend(Backend):
     def __init__(self, namespace: Any) -> None:
         if not hasattr(namespace, "asarray") or not hasattr(namespace, "float32"):
             raise TypeError(
-                f"backend={namespace!r} is not an Array API namespace (it has no asarray/float32); "
-                "pass a backend name such as 'numpy', a varinit.Backend, or a namespace such as array_api_strict"
+                f"backend={namespace!r} is not an Array API namespace (it has no asarray/float32); pass a "
+                "backend name such as 'numpy', a varinit.Backend, or a namespace such as array_api_strict"
             )
         self._xp = namespace
         self.name = getattr(namespace, "__name__", "namespace")  # type: ignore[misc]
@@ -186,11 +188,12 @@ class NamespaceBackend(Backend):
         return self._xp
 
     def is_half(self, dtype: Any) -> bool:
-        return dtype == getattr(self._xp, "float16", object())
+        return bool(dtype == getattr(self._xp, "float16", object()))
 
     def default_generator(self) -> Any:
         raise TypeError(
-            f"backend {self.name!r} has no native generator varinit knows: pass seed=<int> (the portable stream)"
+            f"backend {self.name!r} has no native generator varinit knows: "
+            "pass seed=<int> (the portable stream)"
         )
 
     def from_numpy(self, a: Any, dtype: Any, device: Any) -> Any:
@@ -229,8 +232,9 @@ def get_backend(name: Any) -> Backend:
         if hasattr(name, "asarray") and hasattr(name, "float32"):
             return NamespaceBackend(name)
         raise TypeError(
-            f"backend={name!r} is not allowed: pass a backend name such as 'numpy', a varinit.Backend, "
-            "or an Array API namespace such as array_api_strict"
+            f"backend={name!r} is not an Array API namespace, a backend name or a varinit.Backend: "
+            "pass 'numpy', 'torch', 'jax' or 'tensorflow', your own varinit.Backend, or a namespace "
+            "such as array_api_strict"
         )
     key = name.strip().lower()
     key = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow", "keras": "tensorflow"}.get(key, key)

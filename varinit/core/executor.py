@@ -58,7 +58,9 @@ def portable_uniform(be: Backend, src: Portable, starts: Any, length: int, dtype
     return uniform_from_words(be.xp, w, dtype)
 
 
-def values_from_words(be: Backend, plan: Elementwise, words: Any, shape: tuple[int, ...], dtype: Any, out: Any) -> Any:
+def values_from_words(
+    be: Backend, plan: Elementwise, words: Any, shape: tuple[int, ...], dtype: Any, out: Any
+) -> Any:
     """The plan's values of ``shape`` from the stream's uint32 words (rows, length): the
     "words in, values out" route a backend compiles around its own word kernel."""
     xp = be.xp
@@ -71,6 +73,26 @@ def _eager(be: Backend) -> Eager:
 
 
 # --------------------------------------------------------------------------- the reference
+
+
+def take(be: Backend, x: Any, index: tuple[slice | int, ...]) -> Any:
+    """``x[index]`` for a normalized block index, also where the backend's slicing takes no
+    negative steps (torch): those axes are sliced forwards, then flipped."""
+    if be.negative_steps or all(not isinstance(i, slice) or i.step > 0 for i in index):
+        return x[index]
+    forward: list[slice | int] = []
+    flips: list[int] = []
+    kept = 0
+    for i in index:
+        if isinstance(i, slice):
+            r = range(i.start, -1 if i.stop is None else i.stop, i.step)
+            if i.step < 0:
+                flips.append(kept)
+                i = slice(r[-1], r[0] + 1, -i.step) if len(r) else slice(0, 0)
+            kept += 1
+        forward.append(i)
+    y = x[tuple(forward)]
+    return be.xp.flip(y, axis=tuple(flips)) if flips else y
 
 
 class _Builder:
@@ -114,12 +136,12 @@ def reference(req: Request) -> Any:
     if isinstance(plan, Structured):
         full = plan.build(_Builder(req), req.shape)
         if req.block is not None:
-            full = full[req.block.index]
+            full = take(be, full, req.block.index)
         return be.finalize(full, out_dtype, device)
     assert isinstance(plan, Elementwise)
     if isinstance(src, Native) and req.block is not None:
         # a native generator has no random access: draw the whole tensor, return the block
-        return reference(req.with_(block=None))[req.block.index]
+        return take(be, reference(req.with_(block=None)), req.block.index)
     rows = req.rows()
     block, n = rows.shape, rows.size
     if not plan.random or n == 0:

@@ -136,7 +136,9 @@ class Family:
     def check(self, p: Mapping[str, Any]) -> None:
         """Constraints between parameters of one row (raise SchemeError)."""
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         """The plan of parameters ``p`` at ``shape`` (fans from ``layout`` and ``fan_kw``)."""
         raise NotImplementedError
 
@@ -183,7 +185,9 @@ class VarianceScaling(Family):
         }
     )
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         n = _fan(p, shape, layout, fan_kw)
         g = float(p["gain"])
         if p["nonlinearity"] is not None:
@@ -210,7 +214,9 @@ class TF1VarianceScaling(Family):
     params = MappingProxyType({"factor": _real(positive=True), "mode": _choice(_TF1_MODES), "uniform": _flag})
     defaults = MappingProxyType({"factor": 2.0, "mode": "fan_in", "uniform": False})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         n = _fan(p, shape, layout, fan_kw)
         if p["uniform"]:
             lim = math.sqrt(3.0 * float(p["factor"]) / n)
@@ -230,7 +236,9 @@ class UniformFamily(Family):
         if not p["low"] < p["high"]:
             raise SchemeError(f"low={p['low']!r}, high={p['high']!r} is not allowed: low must be < high")
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         return Uniform(float(p["low"]), float(p["high"]))
 
 
@@ -242,7 +250,9 @@ class NormalFamily(Family):
     params = MappingProxyType({"mean": _real(), "std": _real(nonneg=True)})
     defaults = MappingProxyType({"mean": 0.0, "std": 0.05})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         return Normal(float(p["mean"]), float(p["std"]))
 
 
@@ -251,10 +261,14 @@ class TruncatedNormal(Family):
 
     name = "truncated_normal"
     aliases = MappingProxyType({"stddev": "std"})
-    params = MappingProxyType({"mean": _real(), "std": _real(nonneg=True), "truncation": _real(positive=True)})
+    params = MappingProxyType(
+        {"mean": _real(), "std": _real(nonneg=True), "truncation": _real(positive=True)}
+    )
     defaults = MappingProxyType({"mean": 0.0, "std": 0.05, "truncation": 2.0})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         t = float(p["truncation"])
         return TruncNormal(float(p["mean"]), float(p["std"]), -t, t)
 
@@ -271,7 +285,9 @@ class TruncNormalFamily(Family):
         if not p["a"] < p["b"]:
             raise SchemeError(f"a={p['a']!r}, b={p['b']!r} is not allowed: a must be < b")
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         mean, std = float(p["mean"]), float(p["std"])
         lo, hi = (float(p["a"]) - mean) / std, (float(p["b"]) - mean) / std
         if mass(lo, hi) <= 0.0:
@@ -290,7 +306,9 @@ class ConstantFamily(Family):
     params = MappingProxyType({"value": _real()})
     defaults = MappingProxyType({"value": 0.0})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         return Constant(float(p["value"]))
 
 
@@ -307,7 +325,9 @@ class OrthogonalFamily(Family):
     params = MappingProxyType({"gain": _real()})
     defaults = MappingProxyType({"gain": 1.0})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         _need(len(shape) >= 2, "orthogonal", "a shape with at least 2 dimensions", shape)
         return Orthogonal(float(p["gain"]), layout)
 
@@ -320,7 +340,9 @@ class IdentityFamily(Family):
     params = MappingProxyType({"gain": _real()})
     defaults = MappingProxyType({"gain": 1.0})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         _need(len(shape) == 2, "identity", "a 2-D shape (a matrix)", shape)
         return Identity(float(p["gain"]), layout)
 
@@ -332,7 +354,9 @@ class DiracFamily(Family):
     params = MappingProxyType({"groups": _pos_int})
     defaults = MappingProxyType({"groups": 1})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         _need(3 <= len(shape) <= 5, "dirac", "a 3-D to 5-D convolution kernel", shape)
         groups = int(p["groups"])
         out = shape[0] if layout == "out_in" else shape[-1]
@@ -349,7 +373,9 @@ class DeltaOrthogonalFamily(Family):
     params = MappingProxyType({"gain": _real()})
     defaults = MappingProxyType({"gain": 1.0})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         _need(3 <= len(shape) <= 5, "delta_orthogonal", "a 3-D to 5-D convolution kernel", shape)
         cin, cout = (shape[1], shape[0]) if layout == "out_in" else (shape[-2], shape[-1])
         if cin > cout:
@@ -368,7 +394,9 @@ class SparseFamily(Family):
     params = MappingProxyType({"sparsity": _fraction, "std": _real(nonneg=True)})
     defaults = MappingProxyType({"sparsity": 0.1, "std": 0.01})
 
-    def plan(self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    def plan(
+        self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
+    ) -> Plan:
         _need(len(shape) == 2, "sparse", "a 2-D shape (a matrix)", shape)
         return Sparse(float(p["sparsity"]), float(p["std"]), layout)
 

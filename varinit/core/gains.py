@@ -28,6 +28,8 @@ GAIN_TABLE: tuple[str, ...] = (
     "leaky_relu",
     "selu",
 )
+
+
 def table_gain(nonlinearity: Any, param: float | None) -> float:
     """torch's ``calculate_gain(nonlinearity, param)``."""
     if not isinstance(nonlinearity, str):

@@ -31,7 +31,18 @@ from .fans import LAYOUTS, normalize_shape
 from .plans import Constant, Plan
 from .table import Scheme, get
 
-__all__ = ["Block", "Index", "Native", "Portable", "Request", "Source", "Spec", "block_of", "request", "source"]
+__all__ = [
+    "Block",
+    "Index",
+    "Native",
+    "Portable",
+    "Request",
+    "Source",
+    "Spec",
+    "block_of",
+    "request",
+    "source",
+]
 
 Index = tuple[slice | int, ...]
 
@@ -82,7 +93,9 @@ def _bound(v: Any, dim: int, ax: int, ix: slice, what: str) -> int:
     try:
         i = operator.index(v)
     except TypeError:
-        raise TypeError(f"index={ix!r}: the {what} of a slice must be an integer or None, got {v!r}") from None
+        raise TypeError(
+            f"index={ix!r}: the {what} of a slice must be an integer or None, got {v!r}"
+        ) from None
     n = i + dim if i < 0 else i
     if not 0 <= n <= dim:
         raise IndexError(
@@ -114,7 +127,9 @@ def block_of(shape: tuple[int, ...], index: Any) -> Block:
     if not isinstance(index, tuple):
         index = (index,)
     if len(index) > len(shape):
-        raise IndexError(f"index={index!r} has {len(index)} entries but the shape {shape} has {len(shape)} axes")
+        raise IndexError(
+            f"index={index!r} has {len(index)} entries but the shape {shape} has {len(shape)} axes"
+        )
     full = index + (slice(None),) * (len(shape) - len(index))
     ranges: list[range] = []
     keep: list[bool] = []

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import math
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -24,6 +23,7 @@ __all__ = [
     "register",
     "schemes",
 ]
+
 
 def normalize_name(name: str) -> str:
     """The lookup key of a name: lower case, ``-`` and spaces read as ``_``."""
@@ -83,12 +83,14 @@ class Scheme:
             self.description,
         )
 
-    def plan(self, shape: tuple[int, ...], layout: str = "in_out", fan_kw: Mapping[str, Any] | None = None) -> Plan:
+    def plan(
+        self, shape: tuple[int, ...], layout: str = "in_out", fan_kw: Mapping[str, Any] | None = None
+    ) -> Plan:
         """What to draw at ``shape``: the family's plan for these parameters.
 
         >>> import varinit
-        >>> varinit.get("glorot_uniform").plan((300, 100))
-        Uniform(low=-0.12247448713915891, high=0.12247448713915891)
+        >>> varinit.get("glorot_uniform").plan((300, 100)).describe()
+        'U(-0.122474, 0.122474)'
         """
         return FAMILIES[self.family].plan(self.params, shape, layout, fan_kw or {})
 

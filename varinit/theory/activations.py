@@ -5,7 +5,7 @@ input) and carries its derivative, so :func:`varinit.propagate` can backpropagat
 without a framework.
 
 >>> import numpy as np
->>> from varinit._activations import activation
+>>> from varinit.theory.activations import activation
 >>> relu = activation("relu")
 >>> relu(np.array([-1.0, 2.0])).tolist(), relu.grad(np.array([-1.0, 2.0])).tolist()
 ([0.0, 2.0], [0.0, 1.0])

@@ -90,7 +90,7 @@ def second_moment(act: Activation | Callable[[Any], Any], n: int = QUADRATURE_NO
     error is below 1e-6 for every built-in activation at the default ``n`` (2e-8 for
     SELU), and smooth activations are exact to rounding.
 
-    >>> from varinit._gains import second_moment
+    >>> from varinit.theory.gains import second_moment
     >>> round(second_moment(lambda z: z * (z > 0)), 15)
     0.5
     """

@@ -143,10 +143,10 @@ def propagate(
     >>> 0.5 < r.act_std[-1] / r.act_std[0] < 2
     True
     """
-    from .activations import activation as named
-    from .activations import from_callable
     from ..core.api import init, stream_id
     from ..core.table import get
+    from .activations import activation as named
+    from .activations import from_callable
 
     for label, v in (("depth", depth), ("width", width), ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
