@@ -77,7 +77,7 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
         self.overrides = dict(overrides)
 
     def __call__(self, shape: Any, dtype: Any = None) -> Any:
-        dims = tuple(int(d) for d in shape)
+        dims = tuple(shape)  # validated by the request: a float such as 4.5 is an error, not 4
         dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
         seed = self.seed if self.seed is not None else _fresh_seed()
         name = _BACKENDS.get(keras.backend.backend())

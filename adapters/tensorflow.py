@@ -27,7 +27,6 @@ import tensorflow as tf
 
 from varinit.core.backend import Backend
 from varinit.core.executor import execute, values_from_words
-from varinit.core.fans import normalize_shape
 from varinit.core.plans import Elementwise
 from varinit.core.request import Native, Request, Spec, source
 from varinit.rng.philox import split_key, uniform_from_words
@@ -330,7 +329,7 @@ def initializer(scheme: str, seed: Any = None, **overrides: Any) -> Callable[...
         source(BACKEND, seed, stream)  # validate the seed now
 
     def init(shape: Any, dtype: Any = None, **kwargs: Any) -> Any:
-        dims = normalize_shape(tuple(shape.as_list()) if isinstance(shape, tf.TensorShape) else shape)
+        dims = tuple(shape.as_list()) if isinstance(shape, tf.TensorShape) else shape
         return execute(spec.request(dims, backend=BACKEND, seed=seed, stream=stream, dtype=dtype))
 
     init.__name__ = f"varinit_{scheme}"

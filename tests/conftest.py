@@ -19,7 +19,10 @@ INSTALLED = [
 ]
 
 
-@pytest.fixture(params=INSTALLED, ids=INSTALLED)
+@pytest.fixture(
+    params=[pytest.param(b, marks=[] if b == "numpy" else [getattr(pytest.mark, b)]) for b in INSTALLED],
+    ids=INSTALLED,
+)
 def backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

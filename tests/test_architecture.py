@@ -81,7 +81,7 @@ def test_there_are_no_import_cycles() -> None:
             if dep == "varinit":  # the package's own __init__ re-exports; modules below never use it
                 continue
             if state.get(dep) == 1:
-                cycle = path[path.index(dep) :] + [dep] if dep in path else [*path, dep]
+                cycle = [*path[path.index(dep) :], dep] if dep in path else [*path, dep]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep, [*path, dep])
@@ -368,3 +368,39 @@ def test_jax_float64_native_uniform_stays_in_the_open_interval(monkeypatch: pyte
         u = vj.BACKEND.native_uniform(jax.random.key(0), (4,), jnp.float64)
         assert u.dtype == jnp.float64
         assert float(u.max()) == 1.0 - 2.0**-53 < 1.0
+
+
+@pytest.mark.tensorflow
+def test_keras_rejects_a_fractional_shape_instead_of_truncating_it() -> None:
+    pytest.importorskip("keras")
+    from varinit.adapters.keras import Initializer
+
+    with pytest.raises(TypeError, match="not a shape"):
+        Initializer("he_normal", seed=0)((4.5, 8))
+
+
+def test_a_new_family_is_one_class_plus_a_row() -> None:
+    from types import MappingProxyType
+
+    from varinit.core import families
+    from varinit.core.plans import Plan, Uniform
+
+    class Positive(families.Family):
+        """U(0, width): a family defined outside the core."""
+
+        name = "test_positive_uniform"
+        params = MappingProxyType({"width": families._real(positive=True)})
+        defaults = MappingProxyType({"width": 1.0})
+
+        def plan(self, p: Any, shape: tuple[int, ...], layout: str, fan_kw: Any) -> Plan:
+            return Uniform(0.0, float(p["width"]))
+
+    try:
+        varinit.register("test_positive", "test_positive_uniform", params={"width": 0.5})
+        w = varinit.init("test_positive", (100, 30), seed=3, width=0.25)
+        assert w.min() > 0 and w.max() < 0.25
+        assert varinit.std("test_positive", (4, 4)) == pytest.approx(0.5 / 12**0.5)
+        with pytest.raises(varinit.SchemeError, match="width"):
+            varinit.get("test_positive", width=-1.0)
+    finally:
+        del families._FAMILIES[Positive.name]

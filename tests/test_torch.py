@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
-from scipy import stats
-from varinit.adapters import torch as vt
 
-import varinit
-from varinit.testing import assert_distribution, distribution_report
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from scipy import stats  # noqa: E402
+from varinit.adapters import torch as vt  # noqa: E402
+
+import varinit  # noqa: E402
+from varinit.testing import assert_distribution, distribution_report  # noqa: E402
 
 ALPHA = 1e-3
 STD_TOL = 0.01

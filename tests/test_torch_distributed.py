@@ -14,11 +14,15 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import torch
-import torch.multiprocessing as mp
-from varinit.adapters.torch import init_, init_module
+import pytest
 
-import varinit
+torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.torch, pytest.mark.distributed]
+
+import torch.multiprocessing as mp  # noqa: E402
+from varinit.adapters.torch import init_, init_module  # noqa: E402
+
+import varinit  # noqa: E402
 
 WORLD = 2
 TIMEOUT = 45.0

@@ -14,6 +14,7 @@ import numpy as np
 from ..core.api import init, plan
 from ..core.arrays import raw_numpy, to_numpy
 from ..core.backend import Backend, get_backend
+from ..core.plans import Elementwise
 from ..core.table import get
 from .stats import assert_distribution
 
@@ -228,14 +229,14 @@ def run(
 _IDENTITY_SCHEMES = ("he_normal", "glorot_uniform", "xavier_normal", "trunc_normal", "lecun_normal")
 
 
+def _random_elementwise(p: Any) -> bool:
+    return isinstance(p, Elementwise) and p.random
+
+
 def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Identity]:
     """Every backend's portable float32 draws against NumPy's: identical fraction, worst ulp."""
 
-    picked = [
-        s
-        for s in schemes
-        if get(s).family in ("variance_scaling", "uniform", "normal", "truncated_normal", "trunc_normal")
-    ]
+    picked = [s for s in schemes if _random_elementwise(plan(s, shape_for(s))[1])]
     picked = [s for s in _IDENTITY_SCHEMES if s in picked] or picked[:5]
     out = []
     for be in backends:

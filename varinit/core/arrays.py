@@ -27,6 +27,8 @@ def raw_numpy(x: Any) -> np.ndarray:
         return np.asarray(t.numpy())
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # TensorFlow
         return np.asarray(x.numpy())
+    if type(x).__module__.startswith("cupy"):  # device memory: an explicit copy to the host
+        return np.asarray(x.get())
     if type(x).__module__.startswith("array_api_strict"):
         return np.asarray(x.__array_namespace__().asarray(x, copy=True)._array)
     return np.asarray(x)

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-__all__ = ["BACKENDS", "Backend", "NamespaceBackend", "get_backend", "installed_backends"]
+__all__ = ["BACKENDS", "Backend", "NamespaceBackend", "get_backend", "installed_backends", "register_backend"]
 
 #: Backend names in the order ``check`` reports them, with the module each needs.
 BACKENDS: dict[str, str] = {
@@ -256,6 +256,23 @@ def get_backend(name: Any) -> Backend:
     backend: Backend = module.BACKEND
     _CACHE[key] = backend
     return backend
+
+
+def register_backend(name: str, backend: Backend) -> None:
+    """Make a third-party adapter available by name: ``varinit.init(..., backend=name)``.
+
+    >>> from varinit.core.backend import NamespaceBackend, get_backend, register_backend
+    >>> import array_api_strict
+    >>> register_backend("strict", NamespaceBackend(array_api_strict))
+    >>> get_backend("strict").name
+    'array_api_strict'
+    """
+    if not isinstance(backend, Backend):
+        raise TypeError(f"backend={backend!r} is not a varinit.Backend: subclass varinit.Backend")
+    key = name.strip().lower()
+    if key in BACKENDS:
+        raise ValueError(f"name={name!r} is taken by varinit's own {key} adapter: pick another name")
+    _CACHE[key] = backend
 
 
 def installed_backends() -> list[str]:

@@ -123,8 +123,15 @@ Validator = Callable[[str, Any], Any]
 _gain = _real(positive=True)
 
 
+_FAMILIES: dict[str, Family] = {}
+
+
 class Family:
-    """One sampler recipe: parameters, defaults, checks, and the plan at a shape."""
+    """One sampler recipe: parameters, defaults, checks, and the plan at a shape.
+
+    Defining a subclass with a ``name`` registers it: a new family is this one class plus
+    rows in the table that name it.
+    """
 
     name: ClassVar[str]
     #: parameter -> validator (returns the normalized value or raises SchemeError)
@@ -141,6 +148,13 @@ class Family:
     ) -> Plan:
         """The plan of parameters ``p`` at ``shape`` (fans from ``layout`` and ``fan_kw``)."""
         raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            if set(cls.defaults) != set(cls.params):
+                raise TypeError(f"family {cls.name!r}: defaults and params must name the same keys")
+            _FAMILIES[cls.name] = cls()
 
     def __repr__(self) -> str:
         return f"Family({self.name!r})"
@@ -401,22 +415,5 @@ class SparseFamily(Family):
         return Sparse(float(p["sparsity"]), float(p["std"]), layout)
 
 
-FAMILIES: Mapping[str, Family] = MappingProxyType(
-    {
-        f.name: f
-        for f in (
-            VarianceScaling(),
-            TF1VarianceScaling(),
-            UniformFamily(),
-            NormalFamily(),
-            TruncatedNormal(),
-            TruncNormalFamily(),
-            ConstantFamily(),
-            OrthogonalFamily(),
-            IdentityFamily(),
-            DiracFamily(),
-            DeltaOrthogonalFamily(),
-            SparseFamily(),
-        )
-    }
-)
+#: every family by name, in definition order (a live view: subclasses register themselves)
+FAMILIES: Mapping[str, Family] = MappingProxyType(_FAMILIES)
