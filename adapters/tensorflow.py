@@ -53,6 +53,7 @@ NAMESPACE: tuple[str, ...] = (
     "matrix_transpose",
     "diagonal",
     "astype",
+    "flip",
     # elementwise
     "abs",
     "clip",
@@ -139,6 +140,11 @@ class TFNamespace:
     @staticmethod
     def diagonal(x: Any) -> Any:
         return tf.linalg.diag_part(x)
+
+    @staticmethod
+    def flip(x: Any, *, axis: Any = None) -> Any:
+        axes = list(range(len(x.shape))) if axis is None else list(axis if isinstance(axis, tuple) else (axis,))
+        return tf.reverse(x, axes)
 
     @staticmethod
     def astype(x: Any, dtype: Any) -> Any:

@@ -33,7 +33,7 @@ def main() -> None:
         print(f"gain({act!r}, method='moment'): {t * 1e3:.2f} ms (target < 10 ms)")
     t = _best(lambda: varinit.gain(lambda z: z * (z > 0), method="moment"), 20)
     print(f"gain(callable relu, method='moment'): {t * 1e3:.2f} ms")
-    from varinit import _gains
+    from varinit.theory import gains as _gains
 
     _gains._nodes.cache_clear()
     t = _best(lambda: (_gains._nodes.cache_clear(), varinit.gain("tanh", method="moment")), 5)

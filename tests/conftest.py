@@ -19,10 +19,17 @@ INSTALLED = [
 ]
 
 
-@pytest.fixture(
-    params=[pytest.param(b, marks=[] if b == "numpy" else [getattr(pytest.mark, b)]) for b in INSTALLED],
-    ids=INSTALLED,
-)
+#: the pyproject.toml marker of each framework module (Keras and Flax ride on TF and JAX)
+MARKER = {"torch": "torch", "jax": "jax", "flax": "jax", "tensorflow": "tensorflow", "keras": "tensorflow"}
+
+
+def marks_for(*modules: str) -> list[pytest.MarkDecorator]:
+    """The markers a test needing ``modules`` carries (none for NumPy and other non-frameworks)."""
+    names = dict.fromkeys(MARKER[m] for m in modules if m in MARKER)
+    return [getattr(pytest.mark, n) for n in names]
+
+
+@pytest.fixture(params=[pytest.param(b, marks=marks_for(b)) for b in INSTALLED], ids=INSTALLED)
 def backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

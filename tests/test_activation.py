@@ -242,13 +242,17 @@ def test_selu_lecun_converges_to_mean_zero_variance_one() -> None:
     assert np.abs(var - 1).max() < 0.15
 
 
-def _with_adapter() -> list[str]:
+def _with_adapter() -> list[object]:
     """Installed backends whose varinit adapter has landed (adapters are added one by one)."""
     import importlib.util
 
-    from conftest import INSTALLED
+    from conftest import INSTALLED, marks_for
 
-    return [b for b in INSTALLED if importlib.util.find_spec(f"varinit.adapters.{b}") is not None]
+    return [
+        pytest.param(b, id=b, marks=marks_for(b))
+        for b in INSTALLED
+        if importlib.util.find_spec(f"varinit.adapters.{b}") is not None
+    ]
 
 
 @pytest.mark.parametrize("backend_name", _with_adapter())
@@ -311,6 +315,7 @@ def test_cli_recommend(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_propagate_table_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib: pip install -e '.[plot]'")
     png = f"{tmp_path}/p.png"
     args = _parse(
         [

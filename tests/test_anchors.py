@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import marks_for
 
 import varinit
 from varinit.conformance.anchors import ANCHORS, Anchor, compare
@@ -20,7 +21,10 @@ CASES = [
         a,
         s,
         id=f"{a.name}-{'x'.join(map(str, s))}",
-        marks=[] if a.available else [pytest.mark.skip(reason=f"{a.framework} absent")],
+        marks=[
+            *marks_for(a.framework),
+            *([] if a.available else [pytest.mark.skip(reason=f"{a.framework} absent")]),
+        ],
     )
     for a in ANCHORS
     for s in a.shapes
@@ -46,6 +50,7 @@ def test_every_compat_entry_is_covered() -> None:
             assert compat in covered or compat in not_runnable, (name, compat)
 
 
+@pytest.mark.tensorflow
 def test_a_wrong_scheme_fails_the_comparison() -> None:
     """The comparison can fail: HeNormal against glorot_normal's std is caught."""
     fake = Anchor(
@@ -59,6 +64,7 @@ def test_a_wrong_scheme_fails_the_comparison() -> None:
     assert not compare(fake, (1000, 500)).ok
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("groups", [2, 4])
 def test_grouped_conv_fan_out_is_a_documented_difference(groups: int) -> None:
     """torch computes fan_out of a grouped conv as out * k (ignoring groups); varinit divides

@@ -13,7 +13,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import INSTALLED
+from conftest import INSTALLED, marks_for
 from scipy import stats
 
 import varinit
@@ -41,7 +41,12 @@ def _dtypes(backend: str) -> list[str]:
     return ["float32", "float64", "float16", "bfloat16"]
 
 
-MATRIX = [pytest.param(b, s, d, id=f"{b}-{s}-{d}") for b in INSTALLED for d in _dtypes(b) for s in ALL]
+MATRIX = [
+    pytest.param(b, s, d, id=f"{b}-{s}-{d}", marks=marks_for(b))
+    for b in INSTALLED
+    for d in _dtypes(b)
+    for s in ALL
+]
 
 
 @pytest.mark.parametrize("backend,scheme,dtype", MATRIX)
@@ -58,7 +63,7 @@ def test_matrix_exact_distribution(backend: str, scheme: str, dtype: str) -> Non
     assert_distribution(varinit.init(scheme, shape, backend=backend, seed=gen, dtype=dtype), scheme, shape)
 
 
-OTHERS = [b for b in INSTALLED if b != "numpy"]
+OTHERS = [pytest.param(b, id=b, marks=marks_for(b)) for b in INSTALLED if b != "numpy"]
 
 
 @pytest.mark.parametrize("backend", OTHERS)
@@ -81,7 +86,13 @@ def test_portable_values_match_numpy(backend: str, scheme: str) -> None:
     assert same >= 0.99
 
 
-OTHER_DTYPES = [pytest.param(b, d, id=f"{b}-{d}") for b in OTHERS for d in _dtypes(b) if d != "float32"]
+OTHER_DTYPES = [
+    pytest.param(b, d, id=f"{b}-{d}", marks=marks_for(b))
+    for b in INSTALLED
+    if b != "numpy"
+    for d in _dtypes(b)
+    if d != "float32"
+]
 
 
 @pytest.mark.parametrize("backend,dtype", OTHER_DTYPES)
@@ -115,10 +126,12 @@ def test_portable_blocks_match_numpy(backend: str, index: tuple[object, ...]) ->
     assert_same_stream(block, whole[index])
 
 
-PAIRS = list(itertools.combinations(INSTALLED, 2))
+PAIRS = [
+    pytest.param(a, b, id=f"{a}-{b}", marks=marks_for(a, b)) for a, b in itertools.combinations(INSTALLED, 2)
+]
 
 
-@pytest.mark.parametrize("a,b", PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("a,b", PAIRS)
 @pytest.mark.parametrize("scheme", ["he_normal", "glorot_uniform", "xavier_normal", "orthogonal"])
 def test_native_streams_agree_in_distribution(a: str, b: str, scheme: str) -> None:
     shape = (400, 300) if scheme != "orthogonal" else (256, 192)

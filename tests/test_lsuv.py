@@ -50,8 +50,9 @@ def test_import_loads_no_framework() -> None:
     assert out == ""
 
 
+@pytest.mark.torch
 def test_torch_mlp_and_cnn() -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(*[m for _ in range(12) for m in (torch.nn.Linear(32, 32), torch.nn.ReLU())])
@@ -73,8 +74,9 @@ def test_torch_mlp_and_cnn() -> None:
     assert all(abs(v - 1) < TOL for v in _torch_variances(cnn, xc))
 
 
+@pytest.mark.torch
 def test_torch_seed_is_reproducible_and_orthogonal_preinit() -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     nets = []
     for _ in range(2):
@@ -88,8 +90,9 @@ def test_torch_seed_is_reproducible_and_orthogonal_preinit() -> None:
     assert torch.allclose(gram / gram[0, 0], torch.eye(16, dtype=torch.float64), atol=1e-5)
 
 
+@pytest.mark.torch
 def test_torch_dead_layer_raises() -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     net = torch.nn.Sequential(torch.nn.Linear(32, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     with pytest.raises(DeadLayerError, match=r"layer '0' has output variance 0.0.*dead layer"):
@@ -116,8 +119,9 @@ def test_torch_dead_layer_raises() -> None:
             h.remove()
 
 
+@pytest.mark.torch
 def test_progress_line_and_max_iter_warning() -> None:
-    import torch
+    torch = pytest.importorskip("torch")
 
     net = torch.nn.Sequential(*[torch.nn.Linear(32, 32) for _ in range(3)])
     buf = io.StringIO()
@@ -131,9 +135,11 @@ def test_progress_line_and_max_iter_warning() -> None:
         lsuv_torch(net, torch.from_numpy(X), tol=0)
 
 
+@pytest.mark.tensorflow
 def test_keras_model_on_tensorflow() -> None:
+    pytest.importorskip("tensorflow")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
+    keras = pytest.importorskip("keras")
 
     assert keras.backend.backend() == "tensorflow"
     model = keras.Sequential(
@@ -154,9 +160,10 @@ def test_keras_model_on_tensorflow() -> None:
         lsuv(model, np.zeros_like(X))
 
 
+@pytest.mark.jax
 def test_flax_params_tree() -> None:
-    import flax.linen as nn
-    import jax
+    jax = pytest.importorskip("jax")
+    nn = pytest.importorskip("flax.linen")
     import jax.numpy as jnp
 
     class MLP(nn.Module):
@@ -181,7 +188,9 @@ def test_flax_params_tree() -> None:
         lsuv_flax(model, variables, jnp.zeros_like(x))
 
 
+@pytest.mark.torch
 def test_docstring_example_runs() -> None:
+    pytest.importorskip("torch")  # the example is a torch network
     import doctest
 
     import varinit.theory.lsuv

@@ -48,7 +48,8 @@ def _namespaces() -> list[object]:
     if importlib.util.find_spec("jax") is not None:
         import jax.numpy as jnp
 
-        out.append(pytest.param(jnp, False, id="jax-narrow"))  # uint32 only without x64
+        # uint32 only without x64
+        out.append(pytest.param(jnp, False, id="jax-narrow", marks=pytest.mark.jax))
     return out
 
 

@@ -8,6 +8,7 @@ KS test (``scipy.stats.ks_2samp``) at alpha 1e-3 and a std ratio within 1%. Ever
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -73,6 +74,8 @@ def test_namespace_functions_agree_with_numpy() -> None:
     close(xp.zeros_like(t).numpy(), np.zeros_like(a))
     close(xp.full((2, 3), 1.5, dtype=xp.float64).numpy(), np.full((2, 3), 1.5))
     close(xp.diagonal(t).numpy(), np.diagonal(a))
+    close(xp.flip(t, axis=(1,)).numpy(), np.flip(a, axis=1))
+    close(xp.flip(t).numpy(), np.flip(a))
     close(xp.linalg.diagonal(t).numpy(), np.diagonal(a))
     assert xp.astype(t, xp.float64).dtype == xp.float64
     assert bool(xp.any(t < 0)) and not bool(xp.any(t > 10))
@@ -381,7 +384,12 @@ CROSS_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.jax
+@pytest.mark.torch
 def test_int_seed_gives_the_same_weights_on_every_keras_backend(tmp_path: Path) -> None:
+    for other in ("jax", "torch"):  # Keras' other backends, each built in a child process
+        if importlib.util.find_spec(other) is None:
+            pytest.skip(f"{other} is not installed: the Keras {other} backend cannot run")
     script = tmp_path / "build.py"
     script.write_text(CROSS_SCRIPT)
     results = {}
