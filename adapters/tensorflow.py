@@ -143,7 +143,9 @@ class TFNamespace:
 
     @staticmethod
     def flip(x: Any, *, axis: Any = None) -> Any:
-        axes = list(range(len(x.shape))) if axis is None else list(axis if isinstance(axis, tuple) else (axis,))
+        axes = (
+            list(range(len(x.shape))) if axis is None else list(axis if isinstance(axis, tuple) else (axis,))
+        )
         return tf.reverse(x, axes)
 
     @staticmethod

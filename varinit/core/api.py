@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .executor import execute
+from .fans import normalize_shape
 from .plans import Plan
 from .request import Index, Spec, request
 from .table import Scheme
@@ -26,9 +27,7 @@ def plan(
     'truncnorm'
     """
     spec = Spec.of(scheme, layout=layout, **overrides)
-    return spec.scheme, spec.scheme.plan(
-        tuple(shape) if not isinstance(shape, int) else (shape,), layout, spec.fan_kw
-    )
+    return spec.scheme, spec.scheme.plan(normalize_shape(shape), layout, spec.fan_kw)
 
 
 def std(
