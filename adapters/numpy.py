@@ -74,6 +74,11 @@ class NumpyBackend(Backend):
             return super().philox_words(seed, stream, starts, length, device)
         return _philox_run(seed, stream, starts[0], length)[None, :]
 
+    def host_view(self, x: Any) -> Any | None:
+        if not isinstance(x, np.ndarray) or not (x.flags.c_contiguous and x.flags.writeable):
+            return None
+        return x.reshape(-1) if x.dtype in (np.float32, np.float64) else None
+
     def finalize(self, x: Any, dtype: Any, device: Any) -> Any:
         if device not in (None, "cpu"):
             raise ValueError(f"device={device!r} is not allowed: NumPy arrays live on 'cpu'")

@@ -29,7 +29,6 @@ from typing import Any
 import array_api_compat.torch as atorch
 import torch
 
-from varinit.core.api import std as _std
 from varinit.core.api import stream_id
 from varinit.core.backend import Backend
 from varinit.core.executor import execute, redraw_outside, redraw_pays
@@ -226,6 +225,13 @@ class TorchBackend(Backend):
     def copy_into(self, out: Any, x: Any) -> None:
         out.copy_(x)
 
+    def host_view(self, x: Any) -> Any | None:
+        """Contiguous CPU float32/float64 tensors (the compiled kernel writes into their memory)."""
+        ok = isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.is_contiguous()
+        if not ok or x.dtype not in (torch.float32, torch.float64) or _is_dtensor(x):
+            return None
+        return x.detach().numpy().reshape(-1)
+
     def fill(self, request: Request, out: Any) -> bool:
         """torch's own in-place kernels for the native stream (what ``torch.nn.init`` calls):
         uniform, normal, constant, and the truncated normal by redrawing in place where
@@ -351,11 +357,16 @@ def init_(
     (True, True)
     """
     _check_tensor(tensor)
-    spec = Spec.of(scheme, layout=layout, **overrides)
+    _fill(tensor, Spec.of(scheme, layout=layout, **overrides), seed, generator, stream)
+    return tensor
+
+
+def _fill(tensor: torch.Tensor, spec: Spec, seed: Any, generator: Any, stream: int) -> None:
+    """The front door's one job: the tensor's request, drawn into the tensor."""
     shape = tuple(int(d) for d in tensor.shape)
     if math.prod(shape) == 0:
-        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
-        return tensor
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return
     with torch.no_grad():
         if _is_dtensor(tensor):
             if generator is not None or seed is None:
@@ -375,13 +386,12 @@ def init_(
             )
             if local.numel():
                 execute(req, out=local)
-            return tensor
+            return
         seed = _seed_arg(seed, generator, tensor.device)
         req = spec.request(
             shape, backend=BACKEND, seed=seed, stream=stream, dtype=tensor.dtype, device=tensor.device
         )
         execute(req, out=tensor)
-    return tensor
 
 
 # --------------------------------------------------------------------------- init_module
@@ -526,12 +536,14 @@ def init_module(
                 if not ({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"} & kw.keys())
             }
             extra = fan_kw | kw
+            _check_tensor(param)
+            spec = Spec.of(sch, layout="out_in", **extra)
             if gen is not None:
-                init_(param, sch, generator=gen, **extra)
+                _fill(param, spec, None, gen, 0)
             else:
-                init_(param, sch, seed=seed, stream=stream_id(qual) if seed is not None else 0, **extra)
+                _fill(param, spec, seed, None, stream_id(qual) if seed is not None else 0)
             name = sch if isinstance(sch, str) else sch.name
-            std = _std_or_nan(sch, shape, extra)
+            std = _std_or_nan(spec, shape)
             summary.touched.append(Touched(qual, shape, str(name), _rule_name(target), std))
             break
         else:
@@ -548,9 +560,9 @@ def init_module(
     return summary
 
 
-def _std_or_nan(sch: str | Scheme, shape: tuple[int, ...], kw: dict[str, Any]) -> float:
+def _std_or_nan(spec: Spec, shape: tuple[int, ...]) -> float:
     try:
-        return _std(sch, shape, layout="out_in", **kw)
+        return spec.std(shape)
     except (ValueError, ArithmeticError):
         return math.nan
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ def std(
     return Spec.of(scheme, layout=layout, **overrides).std(shape)
 
 
+@functools.lru_cache(maxsize=65536)
 def stream_id(name: str) -> int:
     """The 64-bit stream id of a parameter name (first 8 bytes of BLAKE2b, little-endian).
 

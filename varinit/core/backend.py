@@ -7,7 +7,8 @@ works on any Array API library, so an adapter states only what differs:
 - dtypes: ``default_dtype``, ``canonical_dtype``, ``is_half``;
 - the native stream: ``is_generator``, ``make_generator``, ``default_generator``,
   ``native_uniform`` (and optionally ``native_normal``);
-- placement: ``empty``, ``finalize``, ``from_numpy``, ``copy_into``;
+- placement: ``empty``, ``finalize``, ``from_numpy``, ``copy_into``, ``host_view`` (host
+  memory the compiled kernel may write into);
 - optional fast routes, each bit-identical to the reference: ``philox_words`` (words in:
   the stream's uint32 words from a native kernel), ``fused`` (a whole request in one
   compiled function) and ``fill`` (write a request straight into a caller's array).
@@ -159,6 +160,13 @@ class Backend:
     def copy_into(self, out: Any, x: Any) -> None:
         """``out[...] = x`` (a front door that fills a caller's array in place)."""
         out[...] = x
+
+    def host_view(self, x: Any) -> Any | None:
+        """A writable 1-D NumPy view of ``x``'s memory (C order, float32/float64), or None.
+
+        Where it is given, the compiled kernel writes the portable stream straight into it.
+        """
+        return None
 
 
 class NamespaceBackend(Backend):

@@ -2,10 +2,13 @@
 
 It picks the fastest route the backend offers, each bit-identical to the reference:
 
-1. ``backend.fill(request, out)``: write straight into a caller's array (native in-place
-   kernels, compiled fills);
-2. ``backend.fused(request)``: the whole request in one compiled function (XLA on JAX/TF);
-3. :func:`reference`: the Array-API sampler, on any namespace (always available).
+1. ``backend.fill(request, out)``: write straight into a caller's array (torch's native
+   in-place kernels);
+2. the compiled kernel (:mod:`varinit.rng.kernel`, C) for portable uniform, normal and
+   truncated-normal draws into host memory the backend exposes (``backend.host_view``:
+   NumPy arrays, contiguous CPU torch tensors), straight into the output;
+3. ``backend.fused(request)``: the whole request in one compiled function (XLA on JAX/TF);
+4. :func:`reference`: the Array-API sampler, on any namespace (always available).
 
 >>> from varinit.core.request import request
 >>> from varinit.core.executor import execute
@@ -16,6 +19,7 @@ It picks the fastest route the backend offers, each bit-identical to the referen
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -33,15 +37,99 @@ __all__ = ["execute", "redraw_outside", "redraw_pays", "reference", "values_from
 def execute(req: Request, out: Any = None) -> Any:
     """Draw ``req``; with ``out`` (an array of the request's shape), write the values into it."""
     be = req.backend
-    if out is not None and be.fill(req, out):
+    if out is not None and (be.fill(req, out) or _compiled_into(req, out)):
         return out
-    x = be.fused(req)
+    x = _compiled_new(req)
+    if x is None:
+        x = be.fused(req)
     if x is None:
         x = reference(req)
     if out is not None:
         be.copy_into(out, x)
         return out
     return x
+
+
+# --------------------------------------------------------------------------- the compiled kernel
+
+
+_KERNEL_DTYPES = ("float32", "float64")
+
+
+def _kernel_job(req: Request) -> tuple[str, tuple[float, ...], Portable] | None:
+    """What the compiled kernel would draw for ``req``, or None where it does not apply."""
+    src, plan = req.source, req.plan
+    if not isinstance(src, Portable) or not isinstance(plan, Elementwise) or req.size == 0:
+        return None
+    if type(src.seed) is not int or _dtype_name(req.dtype) not in _KERNEL_DTYPES:
+        return None
+    args = plan.kernel_args()
+    if args is None or not _words_unchanged(type(req.backend)) or not kernel_available():
+        return None
+    return args[0], args[1], src
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``"float32"`` for np.float32 (a type), np.dtype("float32"), torch.float32, ..."""
+    for attr in ("name", "__name__"):
+        name = getattr(dtype, attr, None)
+        if isinstance(name, str):
+            return name
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def kernel_available() -> bool:
+    """Whether the compiled kernel is built and passed its load-time self-test."""
+    from ..rng import kernel
+
+    return kernel.available()
+
+
+def _compiled_fill(req: Request, view: Any, job: tuple[str, tuple[float, ...], Portable]) -> None:
+    from ..rng import kernel
+
+    rows = req.rows()
+    kind, params, src = job
+    kernel.fill(view, kind, params, src.seed, src.stream, rows.starts, rows.length)
+
+
+@functools.cache
+def _words_unchanged(cls: Any) -> bool:
+    """Whether ``cls`` draws the words its ``host_view`` was declared with: a subclass that
+    overrides ``philox_words`` below the class that offers ``host_view`` (an experiment, a
+    deliberately broken adapter in a test) keeps its own words, so the kernel stays out."""
+    for klass in cls.__mro__:
+        if "host_view" in vars(klass):
+            return True
+        if "philox_words" in vars(klass) or "finalize" in vars(klass):
+            return False
+    return True
+
+
+def _compiled_into(req: Request, out: Any) -> bool:
+    """The kernel straight into the caller's array, where its memory is exposed as is."""
+    if _dtype_name(req.out_dtype) != _dtype_name(req.dtype):
+        return False
+    job = _kernel_job(req)
+    view = req.backend.host_view(out) if job is not None else None
+    if job is None or view is None:
+        return False
+    _compiled_fill(req, view, job)
+    return True
+
+
+def _compiled_new(req: Request) -> Any | None:
+    """A new array filled by the kernel (half precisions: drawn in float32, then cast)."""
+    job = _kernel_job(req)
+    if job is None or req.device not in (None, "cpu"):
+        return None
+    be = req.backend
+    buf = be.empty(req.size, req.dtype, req.device)
+    view = be.host_view(buf)
+    if view is None:
+        return None
+    _compiled_fill(req, view, job)
+    return be.finalize(be.xp.reshape(buf, req.out_shape), req.out_dtype, req.device)
 
 
 # --------------------------------------------------------------------------- words to values

@@ -71,6 +71,10 @@ class Elementwise(Plan):
         """The mean of the values."""
         raise NotImplementedError
 
+    def kernel_args(self) -> tuple[str, tuple[float, ...]] | None:
+        """``(kind, params)`` for the compiled kernel (``varinit.rng.kernel``), or None."""
+        return None
+
 
 def standard_normal(xp: Any, u: Any, eager: Eager = False, fence: Fence = None) -> Any:
     """N(0, 1) quantiles of open-interval uniforms (bounded by the dtype's grid)."""
@@ -94,6 +98,9 @@ class Uniform(Elementwise):
     def transform(self, xp: Any, u: Any, *, eager: Eager = False, fence: Fence = None) -> Any:
         return (fence or _same)((self.high - self.low) * u) + self.low
 
+    def kernel_args(self) -> tuple[str, tuple[float, ...]] | None:
+        return self.kind, (self.low, self.high)
+
     def sample_std(self, shape: tuple[int, ...]) -> float:
         return (self.high - self.low) / math.sqrt(12.0)
 
@@ -115,6 +122,9 @@ class Normal(Elementwise):
     def transform(self, xp: Any, u: Any, *, eager: Eager = False, fence: Fence = None) -> Any:
         f = fence or _same
         return _shift(f(self.std * standard_normal(xp, u, eager, fence)), self.mean)
+
+    def kernel_args(self) -> tuple[str, tuple[float, ...]] | None:
+        return self.kind, (self.mean, self.std)
 
     def sample_std(self, shape: tuple[int, ...]) -> float:
         return self.std
@@ -149,6 +159,9 @@ class TruncNormal(Elementwise):
         if flip:
             z = -z
         return _shift(f(self.std * z), self.mean)
+
+    def kernel_args(self) -> tuple[str, tuple[float, ...]] | None:
+        return self.kind, (self.mean, self.std, self.lo, self.hi)
 
     def sample_std(self, shape: tuple[int, ...]) -> float:
         return self.std * truncated_std(self.lo, self.hi)

@@ -15,6 +15,7 @@ nothing else does. Every path therefore raises the same error for the same mista
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Mapping, Sequence
@@ -225,24 +226,23 @@ class Spec:
             overrides = {**base.fan_kw, **overrides}
             layout = layout if layout is not None else base.layout
         sch = get(scheme)
-        own = FAMILIES[sch.family].params
-        fan_kw = {k: overrides[k] for k in FAN_KEYS if k in overrides}
-        params = {k: v for k, v in overrides.items() if k not in fan_kw or k in own}
-        if layout is not None and layout not in LAYOUTS:
-            raise ValueError(f"layout={layout!r} is not allowed: layout must be one of {LAYOUTS}")
-        return cls(sch.with_overrides(**params), MappingProxyType(fan_kw), layout)
+        try:
+            key = tuple(sorted(overrides.items()))
+            return _spec_of(sch, layout, key)  # pure: cached per (scheme row, layout, overrides)
+        except TypeError:  # an unhashable override (a list of axes): validated uncached
+            return _spec_uncached(sch, layout, overrides)
 
     def plan(self, shape: int | Sequence[int], layout: str | None = None) -> Plan:
         """The plan at ``shape`` (a zero-size shape draws nothing: a constant 0)."""
         dims = normalize_shape(shape)
         if math.prod(dims) == 0:
             return Constant(0.0)
-        return self.scheme.plan(dims, self.layout or layout or "in_out", self.fan_kw)
+        return _plan(self.scheme, dims, self.layout or layout or "in_out", self.fan_kw)
 
     def std(self, shape: int | Sequence[int], layout: str | None = None) -> float:
         """The std the samples will have at ``shape``."""
         dims = normalize_shape(shape)
-        return self.scheme.plan(dims, self.layout or layout or "in_out", self.fan_kw).sample_std(dims)
+        return _plan(self.scheme, dims, self.layout or layout or "in_out", self.fan_kw).sample_std(dims)
 
     def request(
         self,
@@ -265,6 +265,34 @@ class Spec:
         src = source(be, seed, stream)
         block = None if index is None else block_of(dims, index)
         return Request(be, self.scheme, dims, layout, plan, src, work, out, device, block)
+
+
+def _spec_uncached(sch: Scheme, layout: str | None, overrides: Mapping[str, Any]) -> Spec:
+    own = FAMILIES[sch.family].params
+    fan_kw = {k: overrides[k] for k in FAN_KEYS if k in overrides}
+    params = {k: v for k, v in overrides.items() if k not in fan_kw or k in own}
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"layout={layout!r} is not allowed: layout must be one of {LAYOUTS}")
+    return Spec(sch.with_overrides(**params), MappingProxyType(fan_kw), layout)
+
+
+@functools.lru_cache(maxsize=1024)
+def _spec_of(sch: Scheme, layout: str | None, overrides: tuple[tuple[str, Any], ...]) -> Spec:
+    return _spec_uncached(sch, layout, dict(overrides))
+
+
+def _plan(sch: Scheme, dims: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> Plan:
+    try:
+        return _plan_cached(sch, dims, layout, tuple(sorted(fan_kw.items())))
+    except TypeError:  # unhashable fan keywords (lists of axes)
+        return sch.plan(dims, layout, fan_kw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plan_cached(
+    sch: Scheme, dims: tuple[int, ...], layout: str, fan_kw: tuple[tuple[str, Any], ...]
+) -> Plan:
+    return sch.plan(dims, layout, dict(fan_kw))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class Scheme:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "_hash", hash((self.name, self.family, tuple(sorted(self.params.items())))))
 
     def with_overrides(self, **overrides: Any) -> Scheme:
         """A copy with some parameters replaced, validated like the table itself."""
@@ -95,7 +96,7 @@ class Scheme:
         return FAMILIES[self.family].plan(self.params, shape, layout, fan_kw or {})
 
     def __hash__(self) -> int:
-        return hash((self.name, self.family, tuple(sorted(self.params.items()))))
+        return self._hash  # type: ignore[attr-defined, no-any-return]
 
 
 _ROW_KEYS = {
