@@ -64,7 +64,8 @@ def _kernel_job(req: Request) -> tuple[str, tuple[float, ...], Portable] | None:
     if type(src.seed) is not int or _dtype_name(req.dtype) not in _KERNEL_DTYPES:
         return None
     args = plan.kernel_args()
-    if args is None or not _words_unchanged(type(req.backend)) or not kernel_available():
+    cls: Any = type(req.backend)
+    if args is None or not _words_unchanged(cls) or not kernel_available():
         return None
     return args[0], args[1], src
 
