@@ -50,6 +50,10 @@ def test_check_numpy_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--backends", "numpy", "--schemes", "he_normal,orthogonal", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] and {c["scheme"] for c in data["cells"]} == {"he_normal", "orthogonal"}
+    from varinit.rng import kernel
+
+    expected = f"compiled kernel ({kernel.isa()})" if kernel.available() else "Array-API reference"
+    assert data["route"].startswith(expected)
 
 
 def test_check_table(capsys: pytest.CaptureFixture[str]) -> None:

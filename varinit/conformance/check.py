@@ -14,6 +14,7 @@ import numpy as np
 from ..core.api import init, plan
 from ..core.arrays import raw_numpy, to_numpy
 from ..core.backend import Backend, get_backend
+from ..core.executor import route
 from ..core.plans import Elementwise
 from ..core.table import get
 from .stats import assert_distribution
@@ -107,6 +108,8 @@ class CheckResult:
                 "(two-sample KS p >= 1e-3, std ratio within 1 %; exact for constants)"
             )
             lines.extend("  " + a.line() for a in self.anchors)
+        lines.append("")
+        lines.append(f"portable route: {route()}")
         n = len(self.cells)
         n_anchor_ok = sum(a.ok for a in self.anchors)
         n_id_ok = sum(i.ok for i in self.identity)
@@ -123,6 +126,7 @@ class CheckResult:
         return {
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
+            "route": route(),
             "backends": self.backends,
             "schemes": self.schemes,
             "cells": [

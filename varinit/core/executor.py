@@ -86,6 +86,23 @@ def kernel_available() -> bool:
     return kernel.available()
 
 
+def route() -> str:
+    """Which route portable draws take on this machine, in words (``varinit check`` prints it).
+
+    >>> route().startswith(("compiled kernel", "Array-API reference"))
+    True
+    """
+    from ..rng import kernel
+
+    if kernel.available():
+        return (
+            f"compiled kernel ({kernel.isa()}) for NumPy and CPU torch tensors; XLA for JAX and "
+            "TensorFlow; the Array-API reference for other libraries"
+        )
+    why = kernel.unavailable_reason()
+    return f"Array-API reference for NumPy and torch (compiled kernel unavailable: {why}); XLA for JAX and TensorFlow"
+
+
 def _compiled_fill(req: Request, view: Any, job: tuple[str, tuple[float, ...], Portable]) -> None:
     from ..rng import kernel
 
