@@ -100,7 +100,7 @@ def route() -> str:
             "TensorFlow; the Array-API reference for other libraries"
         )
     why = kernel.unavailable_reason()
-    return f"Array-API reference for NumPy and torch (compiled kernel unavailable: {why}); XLA for JAX and TensorFlow"
+    return f"Array-API reference for NumPy and torch (compiled kernel unavailable: {why}); XLA for JAX and TF"
 
 
 def _compiled_fill(req: Request, view: Any, job: tuple[str, tuple[float, ...], Portable]) -> None:
