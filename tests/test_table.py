@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import varinit
-from varinit.core.table import FAMILIES
+from varinit.core.families import FAMILIES
 
 REQUIRED_ROWS = {
     "variance_scaling": [],

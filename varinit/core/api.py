@@ -6,13 +6,14 @@ import functools
 import hashlib
 import importlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .executor import execute
 from .fans import normalize_shape
-from .plans import Plan
-from .request import Index, Spec, request
-from .table import Scheme
+
+if TYPE_CHECKING:  # the request, the executor and the plans load on the first draw
+    from .plans import Plan
+    from .request import Index
+    from .table import Scheme
 
 __all__ = ["init", "plan", "std", "stream_id"]
 
@@ -27,6 +28,8 @@ def plan(
     >>> plan("he_normal", (512, 256))[1].kind
     'truncnorm'
     """
+    from .request import Spec
+
     spec = Spec.of(scheme, layout=layout, **overrides)
     return spec.scheme, spec.scheme.plan(normalize_shape(shape), layout, spec.fan_kw)
 
@@ -42,6 +45,8 @@ def std(
     >>> round(varinit.std("glorot_uniform", (300, 100)), 6)  # sqrt(2 / 400)
     0.070711
     """
+    from .request import Spec
+
     return Spec.of(scheme, layout=layout, **overrides).std(shape)
 
 
@@ -115,6 +120,9 @@ def init(
         )
     if chunks is not None:
         raise ValueError(f"chunks={chunks!r} is only for backend='dask' (a lazy array cut into chunks)")
+    from .executor import execute
+    from .request import request
+
     req = request(
         scheme,
         shape,

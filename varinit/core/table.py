@@ -9,20 +9,34 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SchemeError, TableError, UnknownSchemeError
-from .families import FAMILIES, ParamValue
-from .plans import Plan
+
+if TYPE_CHECKING:
+    from .families import Family, ParamValue
+    from .plans import Plan
 
 __all__ = [
-    "FAMILIES",
     "Scheme",
     "get",
     "load_table",
     "register",
     "schemes",
 ]
+
+
+def _families() -> Mapping[str, Family]:
+    """The families, imported on first use (``import varinit`` stays light)."""
+    from .families import FAMILIES
+
+    return FAMILIES
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FAMILIES":
+        return _families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def normalize_name(name: str) -> str:
@@ -62,7 +76,7 @@ class Scheme:
         """A copy with some parameters replaced, validated like the table itself."""
         if not overrides:
             return self
-        fam = FAMILIES[self.family]
+        fam = _families()[self.family]
         merged = dict(self.params)
         for key, value in overrides.items():
             canon = fam.aliases.get(key, key)
@@ -93,7 +107,7 @@ class Scheme:
         >>> varinit.get("glorot_uniform").plan((300, 100)).describe()
         'U(-0.122474, 0.122474)'
         """
-        return FAMILIES[self.family].plan(self.params, shape, layout, fan_kw or {})
+        return _families()[self.family].plan(self.params, shape, layout, fan_kw or {})
 
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
@@ -133,9 +147,10 @@ def _row_to_scheme(row: Mapping[str, Any], where: str) -> Scheme:
     if normalize_name(name) != name or not name.replace("_", "").isalnum():
         raise TableError(f"{where}: key 'name' must be lower case letters, digits and '_', got {name!r}")
     family = row["family"]
-    if family not in FAMILIES:
-        raise TableError(f"{where}: key 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
-    fam = FAMILIES[family]
+    families = _families()
+    if family not in families:
+        raise TableError(f"{where}: key 'family' must be one of {', '.join(families)}, got {family!r}")
+    fam = families[family]
     params: dict[str, Any] = {}
     for key, value in row.get("params", {}).items():
         if key not in fam.params:
