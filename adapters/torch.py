@@ -20,6 +20,7 @@ torch's own stream.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Mapping
@@ -28,12 +29,13 @@ from typing import Any
 
 import array_api_compat.torch as atorch
 import torch
+from torch.nn.modules.conv import _ConvNd
 
 from varinit.core.api import stream_id
 from varinit.core.backend import Backend
-from varinit.core.executor import execute, redraw_outside, redraw_pays
+from varinit.core.executor import execute, execute_many, redraw_outside, redraw_pays
 from varinit.core.plans import Constant, Normal, TruncNormal, Uniform
-from varinit.core.request import Native, Request, Spec
+from varinit.core.request import Native, Portable, Request, Spec
 from varinit.core.table import Scheme
 from varinit.rng import philox
 
@@ -310,11 +312,17 @@ def _seed_arg(seed: Any, generator: Any, device: torch.device) -> Any:
 
 
 def _is_dtensor(t: Any) -> bool:
+    cls = _dtensor_class()
+    return cls is not None and isinstance(t, cls)
+
+
+@functools.cache
+def _dtensor_class() -> type | None:
     try:
         from torch.distributed.tensor import DTensor
     except ImportError:  # pragma: no cover - torch built without distributed
-        return False
-    return isinstance(t, DTensor)
+        return None
+    return DTensor
 
 
 def _dtensor_index(t: Any) -> tuple[Any, tuple[slice, ...]]:
@@ -463,10 +471,11 @@ def _matches(target: Any, qual: str, owner: torch.nn.Module, local: str) -> bool
     return isinstance(owner, target)
 
 
+_FAN_OVERRIDES = frozenset({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"})
+
+
 def _fan_overrides(owner: torch.nn.Module, local: str, shape: tuple[int, ...]) -> dict[str, Any]:
     """Fans torch's layout does not show: grouped and transposed convs, and biases."""
-    from torch.nn.modules.conv import _ConvNd
-
     weight = getattr(owner, "weight", None)
     if isinstance(owner, _ConvNd) and isinstance(weight, torch.Tensor) and weight.dim() >= 3:
         w = tuple(int(d) for d in weight.shape)
@@ -522,6 +531,14 @@ def init_module(
     used = [False] * len(parsed)
     summary = InitSummary()
     gen = seed if isinstance(seed, torch.Generator) else None
+    specs: dict[Any, Spec] = {}
+    templates: dict[Any, tuple[Request, float]] = {}
+    plan: list[tuple[torch.Tensor, Request | None, Spec, int]] = []
+    # first every parameter's request (all validation), then the draws: an error leaves the
+    # module untouched, and the small portable draws go to the compiled kernel together
+    own_fans = [bool(_FAN_OVERRIDES & kw.keys()) for _, _, kw in parsed]
+    labels = [(sch if isinstance(sch, str) else sch.name, _rule_name(t)) for t, sch, _ in parsed]
+    portable = seed is not None and gen is None
     for qual, param in module.named_parameters():
         owner_name, _, local = qual.rpartition(".")
         owner = owners[owner_name]
@@ -529,22 +546,26 @@ def init_module(
             if not _matches(target, qual, owner, local):
                 continue
             used[i] = True
-            shape = tuple(int(d) for d in param.shape)
-            fan_kw = {
-                k: v
-                for k, v in _fan_overrides(owner, local, shape).items()
-                if not ({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"} & kw.keys())
-            }
-            extra = fan_kw | kw
-            _check_tensor(param)
-            spec = Spec.of(sch, layout="out_in", **extra)
-            if gen is not None:
-                _fill(param, spec, None, gen, 0)
-            else:
-                _fill(param, spec, seed, None, stream_id(qual) if seed is not None else 0)
-            name = sch if isinstance(sch, str) else sch.name
-            std = _std_or_nan(spec, shape)
-            summary.touched.append(Touched(qual, shape, str(name), _rule_name(target), std))
+            shape = tuple(param.shape)
+            fan_kw = {} if own_fans[i] else _fan_overrides(owner, local, shape)
+            key = (i, tuple(fan_kw.items()))
+            stream = stream_id(qual) if portable else 0
+            try:
+                _check_tensor(param)
+                spec = specs.get(key)
+                if spec is None:
+                    spec = specs[key] = Spec.of(sch, layout="out_in", **(fan_kw | kw))
+                req, std = None, math.nan
+                if math.prod(shape) and not _is_dtensor(param):
+                    req, std = _module_request(templates, (key, shape), spec, param, seed, gen, stream)
+                else:
+                    std = _std_or_nan(spec, shape)
+            except (ValueError, TypeError) as e:  # nothing was drawn yet: name the parameter
+                raise type(e)(
+                    f"parameter {qual!r} (shape {shape}), rule {labels[i][1]} -> {labels[i][0]!r}: {e}"
+                ) from e
+            plan.append((param, req, spec, stream))
+            summary.touched.append(Touched(qual, shape, str(labels[i][0]), labels[i][1], std))
             break
         else:
             summary.untouched.append(qual)
@@ -557,7 +578,40 @@ def init_module(
                     f"(parameters: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}); "
                     "fix the pattern, or pass strict=False to allow rules that match nothing"
                 )
+    with torch.no_grad():
+        execute_many((req, tensor) for tensor, req, _, _ in plan if req is not None)
+    for tensor, req, spec, stream in plan:
+        if req is None:  # zero-size (torch's warning) and DTensor parameters
+            _fill(tensor, spec, None if gen is not None else seed, gen, stream)
     return summary
+
+
+def _module_request(
+    templates: dict[Any, tuple[Request, float]],
+    key: Any,
+    spec: Spec,
+    param: torch.Tensor,
+    seed: Any,
+    gen: Any,
+    stream: int,
+) -> tuple[Request, float]:
+    """``param``'s request and std; parameters alike (``key``: rule, fans and shape; dtype,
+    device) share one built request and differ only in their stream."""
+    key = (key, param.dtype, param.device)
+    hit = templates.get(key)
+    if hit is None:
+        src = _seed_arg(None if gen is not None else seed, gen, param.device)
+        dev = param.device
+        req = spec.request(
+            tuple(param.shape), backend=BACKEND, seed=src, stream=stream, dtype=param.dtype, device=dev
+        )
+        templates[key] = hit = (req, _std_or_nan(spec, req.shape))
+        return hit
+    req, std = hit
+    src = req.source
+    if isinstance(src, Portable) and src.stream != stream and getattr(req.plan, "random", True):
+        return req.with_(source=Portable(src.seed, stream)), std
+    return req, std
 
 
 def _std_or_nan(spec: Spec, shape: tuple[int, ...]) -> float:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from .backend import Backend
 from .plans import Elementwise, Normal, Plan, Structured, TruncNormal, Uniform
 from .request import Native, Portable, Request
 
-__all__ = ["execute", "redraw_outside", "redraw_pays", "reference", "values_from_words"]
+__all__ = ["execute", "execute_many", "redraw_outside", "redraw_pays", "reference", "values_from_words"]
 
 
 def execute(req: Request, out: Any = None) -> Any:
@@ -48,6 +49,36 @@ def execute(req: Request, out: Any = None) -> Any:
         be.copy_into(out, x)
         return out
     return x
+
+
+def execute_many(jobs: Iterable[tuple[Request, Any]]) -> None:
+    """Draw every request into its ``out`` array, each exactly as :func:`execute` would.
+
+    Whole-tensor portable draws the compiled kernel takes go to it together, in one call
+    for all the small ones (a model's biases and narrow layers): the fixed cost is paid
+    once, not per tensor. Their order does not matter, as each reads its own stream; all
+    other draws (native generators, structured plans) run one by one, in order.
+    """
+    batch: list[tuple[Any, str, tuple[float, ...], int, int]] = []
+    for req, out in jobs:
+        be = req.backend
+        if be.fill(req, out):
+            continue
+        job = _kernel_job(req) if req.block is None else None
+        view = be.host_view(out) if job is not None and _same_dtype(req) else None
+        if job is None or view is None:
+            execute(req, out)
+            continue
+        kind, params, src = job
+        batch.append((view, kind, params, src.seed, src.stream))
+    if batch:
+        from ..rng import kernel
+
+        kernel.fill_many(batch)
+
+
+def _same_dtype(req: Request) -> bool:
+    return req.out_dtype is req.dtype or _dtype_name(req.out_dtype) == _dtype_name(req.dtype)
 
 
 # --------------------------------------------------------------------------- the compiled kernel
@@ -126,7 +157,7 @@ def _words_unchanged(cls: Any) -> bool:
 
 def _compiled_into(req: Request, out: Any) -> bool:
     """The kernel straight into the caller's array, where its memory is exposed as is."""
-    if _dtype_name(req.out_dtype) != _dtype_name(req.dtype):
+    if not _same_dtype(req):
         return False
     job = _kernel_job(req)
     view = req.backend.host_view(out) if job is not None else None

@@ -324,8 +324,15 @@ class Request:
         return self.block if self.block is not None else whole(self.shape)
 
     def with_(self, **changes: Any) -> Request:
-        """A copy with some fields replaced (the executor's sub-draws)."""
-        return replace(self, **changes)
+        """A copy with some fields replaced (the executor's sub-draws, a model's parameters
+        that differ only in their stream): a field copy, without re-running ``__init__``."""
+        unknown = changes.keys() - self.__dataclass_fields__.keys()
+        if unknown:
+            return replace(self, **changes)  # its TypeError names the field
+        new = object.__new__(Request)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
 
 
 def request(

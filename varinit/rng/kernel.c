@@ -853,6 +853,34 @@ VK_API int vk_fill(int isa, int dtype, void *out, int64_t stride, const vk_param
     return 0;
 }
 
+/* many whole, contiguous fills in one call (a model's small parameters): job i writes
+ * elements [start, start + count) of its stream into out; the fields are 64-bit words */
+typedef struct {
+    uint64_t out;    /* the destination's address */
+    uint64_t params; /* a vk_params' address */
+    uint64_t seed, stream, start;
+    int64_t count;
+    int64_t dtype;
+    int64_t reserved;
+} vk_job;
+
+VK_API int64_t vk_job_size(void) { return (int64_t)sizeof(vk_job); }
+
+/* Returns 0, or -1 (nothing written) for an unsupported isa or a bad job. */
+VK_API int vk_fill_many(int isa, const vk_job *jobs, int64_t njobs) {
+    const vk_table *t = vk_table_for(isa);
+    if (!t || njobs < 0) return -1;
+    for (int64_t j = 0; j < njobs; j++)
+        if ((jobs[j].dtype != 0 && jobs[j].dtype != 1) || jobs[j].count <= 0 || !jobs[j].out || !jobs[j].params)
+            return -1;
+    for (int64_t j = 0; j < njobs; j++) {
+        const vk_job *b = &jobs[j];
+        t->fill((int)b->dtype, (void *)(uintptr_t)b->out, 1, (const vk_params *)(uintptr_t)b->params, b->seed,
+                b->stream, &b->start, b->count, 0, b->count);
+    }
+    return 0;
+}
+
 VK_API int vk_transform(int isa, int dtype, const void *u, void *out, int64_t n, const vk_params *pr) {
     const vk_table *t = vk_table_for(isa);
     if (!t || (dtype != 0 && dtype != 1) || n < 0) return -1;

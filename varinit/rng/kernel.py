@@ -47,10 +47,12 @@ from .ndtri import _SPLIT1, _SPLIT2, ndtr
 __all__ = [
     "ISAS",
     "KINDS",
+    "MANY_MAX",
     "THREAD_MIN",
     "available",
     "failed_isas",
     "fill",
+    "fill_many",
     "isa",
     "isas",
     "library_path",
@@ -178,6 +180,10 @@ class _Lib:
         self.fill = lib.vk_fill
         self.fill.argtypes = [i32, i32, vp, i64, pp, u64, u64, vp, i64, i64, i64]
         self.fill.restype = i32
+        self.fill_many = lib.vk_fill_many
+        self.fill_many.argtypes, self.fill_many.restype = [i32, vp, i64], i32
+        self.job_size = lib.vk_job_size
+        self.job_size.argtypes, self.job_size.restype = [], i64
         self.transform = lib.vk_transform
         self.transform.argtypes, self.transform.restype = [i32, i32, vp, vp, i64, pp], i32
         self.words = lib.vk_words
@@ -197,6 +203,8 @@ def _check_library(lib: _Lib) -> str | None:
     """Why the library cannot be used at all, or None."""
     if lib.abi() != _ABI:
         return f"stale build: kernel ABI {lib.abi()}, expected {_ABI} (reinstall: pip install -e .)"
+    if lib.job_size() != _JOB_WORDS * 8:
+        return "the job block's size differs between kernel.c and kernel.py"
     if lib.params_size() != ctypes.sizeof(_Params):
         return "the parameter block's size differs between kernel.c and kernel.py"
     consts = np.zeros(5, np.uint32)
@@ -508,3 +516,57 @@ def fill(
     finally:
         for f in futures:
             f.result()
+
+
+#: a job's 64-bit words for ``vk_fill_many``: out, params, seed, stream, start, count, dtype, reserved
+_JOB_WORDS = 8
+#: fills up to this many elements go into one ``vk_fill_many`` call; larger ones are threaded
+MANY_MAX = 1 << 16
+
+
+def fill_many(
+    jobs: Sequence[tuple[np.ndarray, str, Sequence[float], int, int]], *, isa: str | None = None
+) -> None:
+    """Fill many whole arrays, each from the start of its own stream, in one call into C.
+
+    Each job is ``(out, kind, params, seed, stream)``: the same as ``fill(out, kind, params,
+    seed, stream, [0], out.size)``, for a C-contiguous float32/float64 ``out``. Jobs above
+    :data:`MANY_MAX` elements are filled one by one (and split across threads); the small
+    ones, a model's biases and narrow layers, cost one call in all, not one each.
+
+    >>> import numpy as np
+    >>> from varinit.rng import kernel
+    >>> a, b = np.empty(3, np.float32), np.empty(2, np.float64)
+    >>> if kernel.available():
+    ...     kernel.fill_many([(a, "uniform", (0.0, 1.0), 1, 0), (b, "normal", (0.0, 1.0), 1, 5)])
+    ...     c = np.empty(3, np.float32); kernel.fill(c, "uniform", (0.0, 1.0), 1, 0, [0], 3)
+    ...     assert a.tolist() == c.tolist()
+    """
+    lib = _state.get("lib") or _require()
+    rows: list[tuple[int, ...]] = []
+    keep: list[Any] = []  # the parameter blocks stay alive until the call returns
+    for out, kind, params, seed, stream in jobs:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+        dt = _DTYPES.get(out.dtype)
+        if dt is None:
+            raise TypeError(f"out has dtype {out.dtype}: float32 or float64 (native byte order) expected")
+        if not (out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError("out must be writable and C-contiguous")
+        n = out.size
+        if n > MANY_MAX:
+            fill(out, kind, params, seed, stream, [0], n, isa=isa)
+            continue
+        if n == 0:
+            continue
+        pr = _params_of(kind, params, dt)
+        keep.append(pr)
+        rows.append(
+            (out.ctypes.data, ctypes.addressof(pr), _u64(seed, "seed"), _u64(stream, "stream"), 0, n, dt, 0)
+        )
+    if not rows:
+        return
+    code = lib.default if isa is None else _isa_code(lib, isa)
+    table = np.array(rows, dtype=np.uint64)
+    if lib.fill_many(code, table.ctypes.data, len(rows)) != 0:
+        raise RuntimeError("vk_fill_many failed")
