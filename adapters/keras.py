@@ -1,20 +1,26 @@
-"""Keras 3: ``Initializer``, a serializable ``keras.initializers.Initializer`` for any scheme.
+"""Keras 3: ``Initializer`` for any scheme, and a drop-in for every ``keras.initializers`` class.
 
-It runs on every Keras backend (tensorflow, jax, torch) through the matching varinit
+Everything runs on every Keras backend (tensorflow, jax, torch) through the matching varinit
 backend, so an integer seed gives the same weights on all of them.
 
-Repeated calls (decided, and tested):
+- ``Initializer(scheme, seed=None, **overrides)``: any varinit scheme. ``seed=int``: values
+  are a pure function of (scheme, overrides, seed, stream, shape), so calling one instance
+  twice returns the same values; ``seed=None``: every call draws a fresh seed from Keras'
+  global seed generator (``keras.utils.set_random_seed`` makes a run reproducible).
+- ``VarianceScaling``, ``GlorotUniform``, ..., ``Orthogonal``, ``Constant``, ``Zeros``, ...
+  and Keras' lower-case aliases: Keras' classes (they subclass them), with Keras' arguments,
+  attributes, configs and seed semantics (an int, ``None`` or a ``keras.random.SeedGenerator``),
+  drawn by varinit. ``import varinit.adapters.keras as initializers`` replaces
+  ``from keras import initializers``; ``get``, ``serialize`` and ``deserialize`` are here too.
 
-- ``seed=int``: the values are a pure function of (scheme, overrides, seed, stream, shape).
-  Calling one instance twice returns the same values, and layers that share one instance
-  get identical kernels. Give layers distinct weights with distinct seeds, or with
-  ``stream=varinit.stream_id(name)`` (the portable stream id).
-- ``seed=None``: every call draws a fresh 64-bit seed from Keras' global seed generator, so
-  repeated calls differ and ``keras.utils.set_random_seed`` makes a run reproducible.
+Every class is a ``keras.initializers.VarianceScaling`` where Keras' is, so ``EinsumDense`` and
+``MultiHeadAttention`` hand it the true fan axes (``input_axes``/``output_axes``), as they do
+Keras' own. Saved models name ``varinit.adapters.keras`` as the module to import before
+``keras.saving.load_model`` (Keras imports no module of a config but its own).
 
 >>> import keras
->>> from varinit.adapters.keras import Initializer
->>> layer = keras.layers.Dense(8, kernel_initializer=Initializer("he_normal", seed=0))
+>>> from varinit.adapters.keras import HeNormal, Initializer
+>>> layer = keras.layers.Dense(8, kernel_initializer=HeNormal(seed=0))
 >>> layer.build((None, 16))
 >>> tuple(layer.kernel.shape)
 (16, 8)
@@ -22,31 +28,134 @@ Repeated calls (decided, and tested):
 
 from __future__ import annotations
 
+import inspect
+import math
 import operator
+import random
 from typing import Any
 
 import keras
 import numpy as np
 
-from varinit.core.backend import get_backend
+from varinit.core.backend import Backend, get_backend
 from varinit.core.executor import execute
+from varinit.core.fans import normalize_shape
 from varinit.core.request import Spec
 from varinit.rng.philox import split_key
 
-__all__ = ["Initializer"]
+__all__ = [
+    "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "Initializer",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Zeros",
+    "deserialize",
+    "get",
+    "serialize",
+]
 
 #: Keras backend name -> varinit backend name
 _BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+#: families whose laws depend on the fans (Keras' axes protocol applies to them)
+_FAN_FAMILIES = frozenset({"variance_scaling", "tf1_variance_scaling"})
+#: varinit's fan keywords: when a user gives one, it wins over Keras' axes
+_FAN_KEYS = ("in_axis", "out_axis", "batch_axis", "fan_in", "fan_out")
+#: dtypes varinit draws; Zeros/Ones/Constant/Identity leave the others to Keras' own code
+_FLOATS = frozenset({"float16", "bfloat16", "float32", "float64"})
+_register = keras.saving.register_keras_serializable(package="varinit")
 
 
-@keras.saving.register_keras_serializable(package="varinit")
-class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
+# --------------------------------------------------------------------------- shared steps
+
+
+def _backend() -> Backend:
+    name = _BACKENDS.get(keras.backend.backend())
+    if name is None:
+        raise RuntimeError(
+            f"Keras backend {keras.backend.backend()!r} is not supported by varinit; "
+            f"use one of {', '.join(_BACKENDS)}"
+        )
+    try:
+        return get_backend(name)
+    except ImportError:  # that adapter is not installed: same numbers from NumPy
+        return get_backend("numpy")
+
+
+def _draw(spec: Spec, dims: tuple[int, ...], dtype: Any, seed: int, stream: int = 0) -> Any:
+    """One request on Keras' current backend, returned as a Keras backend tensor."""
+    dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+    be = _backend()
+    x = execute(spec.request(dims, backend=be, seed=seed, stream=stream, dtype=dtype))
+    return x if be.name == "tensorflow" else keras.ops.convert_to_tensor(x, dtype=dtype)
+
+
+def _keras_fans(dims: tuple[int, ...], input_axes: Any, output_axes: Any) -> dict[str, Any]:
+    """Keras' fan rule (``compute_fans``) as explicit fans where it is not the request's
+    ``in_out`` layout: with both axes, the products of those axes; a 1-D shape has fan_in =
+    fan_out = its length, a 0-D shape 1. ``{}`` where the layout already gives Keras' fans."""
+    if input_axes is not None and output_axes is not None:
+        fan_in, fan_out = (math.prod(dims[a] for a in axes) for axes in (input_axes, output_axes))
+    elif len(dims) >= 2:
+        return {}
+    else:
+        fan_in = fan_out = dims[0] if dims else 1
+    return {"fan_in": max(1, fan_in), "fan_out": max(1, fan_out)}
+
+
+def _seed_of(seed: Any) -> Any:
+    """Keras' ``seed`` argument -> the seed an instance keeps (Keras' rule): ``None`` becomes
+    Keras' default seed (Python's ``random``, which ``keras.utils.set_random_seed`` seeds), a
+    dict a ``SeedGenerator``; ints must lie in [0, 2**64) (the portable stream's key)."""
+    if seed is None:
+        return random.randint(1, int(1e9))  # keras.src.random.seed_generator.make_default_seed
+    if isinstance(seed, dict):
+        seed = keras.saving.deserialize_keras_object(seed)
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+        value = operator.index(seed)
+        split_key(value)
+        return value
+    raise ValueError(
+        "`seed` argument should be an instance of `keras.random.SeedGenerator()` or an "
+        f"integer in [0, 2**64). Received: seed={seed!r}"
+    )
+
+
+def _key(seed: Any) -> tuple[int, int]:
+    """(portable seed, stream id) of one call: an int as it is; a ``SeedGenerator``'s next
+    state ``(seed, counter)`` as key and stream, so each call draws a new stream."""
+    if isinstance(seed, keras.random.SeedGenerator):
+        key, counter = (int(v) for v in keras.ops.convert_to_numpy(seed.next()))
+        return key & 0xFFFFFFFF, counter & 0xFFFFFFFFFFFFFFFF
+    return int(seed), 0
+
+
+# --------------------------------------------------------------------------- the generic class
+
+
+@_register
+class Initializer(keras.initializers.VarianceScaling):  # type: ignore[misc]
     """Any varinit scheme as a Keras initializer (layout ``in_out``: Keras' own).
 
     ``seed``: an int in [0, 2**64) selects the portable stream (same weights on every
     backend, every call); ``None`` draws a fresh seed per call from Keras' global seed
     generator. ``stream`` (keyword) picks the portable stream id. Other keywords override
     the scheme's parameters or the fans (``mode="fan_out"``, ``gain=...``, ``in_axis=...``).
+    ``input_axes``/``output_axes`` are Keras' fan axes (``EinsumDense`` sets them); they apply
+    to fan-based schemes unless a varinit fan keyword is given. It is a Keras
+    ``VarianceScaling`` only so that ``EinsumDense`` passes those axes.
 
     >>> from varinit.adapters.keras import Initializer
     >>> init = Initializer("glorot_uniform", seed=3)
@@ -57,7 +166,15 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
     True
     """
 
-    def __init__(self, scheme: str, seed: int | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scheme: str,
+        seed: int | None = None,
+        *,
+        input_axes: Any = None,
+        output_axes: Any = None,
+        **overrides: Any,
+    ) -> None:
         if not isinstance(scheme, str):
             raise TypeError(f"scheme={scheme!r} is not allowed: pass a scheme name (a str)")
         self._spec = Spec.of(
@@ -75,27 +192,30 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
         self.scheme = scheme
         self.seed = seed
         self.overrides = dict(overrides)
+        self.input_axes = input_axes
+        self.output_axes = output_axes
 
     def __call__(self, shape: Any, dtype: Any = None) -> Any:
-        dims = tuple(shape)  # validated by the request: a float such as 4.5 is an error, not 4
-        dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+        dims = normalize_shape(shape)  # a float such as 4.5 is an error, not 4
+        spec = self._spec
+        if (
+            spec.scheme.family in _FAN_FAMILIES
+            and self.input_axes is not None
+            and self.output_axes is not None
+            and not any(k in self.overrides for k in _FAN_KEYS)
+        ):
+            spec = Spec.of(spec, **_keras_fans(dims, self.input_axes, self.output_axes))
         seed = self.seed if self.seed is not None else _fresh_seed()
-        name = _BACKENDS.get(keras.backend.backend())
-        if name is None:
-            raise RuntimeError(
-                f"Keras backend {keras.backend.backend()!r} is not supported by varinit; "
-                f"use one of {', '.join(_BACKENDS)}"
-            )
-        try:
-            be = get_backend(name)
-        except ImportError:  # that adapter is not installed: same numbers from NumPy
-            be = get_backend("numpy")
-        stream = self.overrides.get("stream", 0)
-        x = execute(self._spec.request(dims, backend=be, seed=seed, stream=stream, dtype=dtype))
-        return x if be.name == "tensorflow" else keras.ops.convert_to_tensor(x, dtype=dtype)
+        return _draw(spec, dims, dtype, seed, self.overrides.get("stream", 0))
 
     def get_config(self) -> dict[str, Any]:
-        return {"scheme": self.scheme, "seed": self.seed, **self.overrides}
+        axes = {"input_axes": self.input_axes, "output_axes": self.output_axes}
+        return {
+            "scheme": self.scheme,
+            "seed": self.seed,
+            **self.overrides,
+            **{k: v for k, v in axes.items() if v is not None},
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Initializer:
@@ -111,3 +231,445 @@ def _fresh_seed() -> int:
     bits = keras.random.randint((2,), 0, 2**31 - 1, dtype="int32")
     hi, lo = (int(v) for v in keras.ops.convert_to_numpy(bits))
     return (hi << 31) | lo
+
+
+# --------------------------------------------------------------------------- random drop-ins
+
+
+class _Random:
+    """The varinit half of a random drop-in: Keras' seed rule, one request per call."""
+
+    seed: Any
+    _init_seed: Any
+
+    def _set_seed(self, seed: Any) -> None:
+        self._init_seed = seed
+        self.seed = _seed_of(seed)
+        self._law()  # validate the parameters now, not at build
+
+    def _law(self) -> Spec:
+        """The scheme and its parameters (no shape yet)."""
+        raise NotImplementedError
+
+    def _spec(self, dims: tuple[int, ...]) -> Spec:
+        return self._law()
+
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
+        dims = normalize_shape(shape)
+        spec = self._spec(dims)
+        return _draw(spec, dims, dtype, *_key(self.seed))
+
+    def _seed_config(self) -> dict[str, Any]:
+        return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
+
+
+@_register
+class RandomNormal(_Random, keras.initializers.RandomNormal):  # type: ignore[misc]
+    """Keras' ``RandomNormal``: N(mean, stddev²), drawn by varinit.
+
+    >>> from varinit.adapters.keras import RandomNormal
+    >>> tuple(RandomNormal(stddev=0.02, seed=0)((4, 3)).shape)
+    (4, 3)
+    """
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None) -> None:
+        self.mean = mean
+        self.stddev = stddev
+        self._set_seed(seed)
+
+    def _law(self) -> Spec:
+        return Spec.of("normal", mean=float(self.mean), std=float(self.stddev))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**self._seed_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+@_register
+class TruncatedNormal(_Random, keras.initializers.TruncatedNormal):  # type: ignore[misc]
+    """Keras' ``TruncatedNormal``: N(mean, stddev²) inside mean ± 2 stddev, drawn by varinit.
+
+    >>> from varinit.adapters.keras import TruncatedNormal
+    >>> float(abs(TruncatedNormal(stddev=1.0, seed=0)((100, 100))).numpy().max()) <= 2.0
+    True
+    """
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None) -> None:
+        self.mean = mean
+        self.stddev = stddev
+        self._set_seed(seed)
+
+    def _law(self) -> Spec:
+        return Spec.of("truncated_normal", mean=float(self.mean), std=float(self.stddev))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**self._seed_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+@_register
+class RandomUniform(_Random, keras.initializers.RandomUniform):  # type: ignore[misc]
+    """Keras' ``RandomUniform``: U(minval, maxval), drawn by varinit.
+
+    >>> from varinit.adapters.keras import RandomUniform
+    >>> float(RandomUniform(0.0, 1.0, seed=0)((100,)).numpy().min()) >= 0.0
+    True
+    """
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Any = None) -> None:
+        self.minval = minval
+        self.maxval = maxval
+        self._set_seed(seed)
+
+    def _law(self) -> Spec:
+        return Spec.of("uniform", low=float(self.minval), high=float(self.maxval))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**self._seed_config(), "minval": self.minval, "maxval": self.maxval}
+
+
+_DISTRIBUTIONS = {
+    "truncated_normal": "truncated_normal",
+    "untruncated_normal": "normal",
+    "uniform": "uniform",
+}
+
+
+@_register
+class VarianceScaling(_Random, keras.initializers.VarianceScaling):  # type: ignore[misc]
+    """Keras' ``VarianceScaling``: Var = scale / n, n from ``mode`` and the fans (Keras' rule,
+    ``input_axes``/``output_axes`` included); truncated normal (σ corrected), untruncated
+    normal or uniform. Drawn by varinit.
+
+    >>> from varinit.adapters.keras import VarianceScaling
+    >>> init = VarianceScaling(scale=2.0, mode="fan_out", distribution="uniform", seed=1)
+    >>> (init.scale, init.mode, init.distribution)
+    (2.0, 'fan_out', 'uniform')
+    """
+
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: Any = None,
+        input_axes: Any = None,
+        output_axes: Any = None,
+    ) -> None:
+        if scale <= 0.0:
+            raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"Invalid `mode` argument: {mode}. Please use one of fan_in, fan_out, fan_avg")
+        distribution = distribution.lower()
+        distribution = "truncated_normal" if distribution == "normal" else distribution
+        if distribution not in _DISTRIBUTIONS:
+            raise ValueError(
+                f"Invalid `distribution` argument: {distribution}. "
+                f"Please use one of {', '.join(_DISTRIBUTIONS)}"
+            )
+        self.scale = scale
+        self.mode = mode
+        self.distribution = distribution
+        self.input_axes = input_axes
+        self.output_axes = output_axes
+        self._set_seed(seed)
+
+    def _law(self) -> Spec:
+        return Spec.of(
+            "variance_scaling",
+            factor=float(self.scale),
+            mode=self.mode,
+            distribution=_DISTRIBUTIONS[self.distribution],
+        )
+
+    def _spec(self, dims: tuple[int, ...]) -> Spec:
+        return Spec.of(self._law(), **_keras_fans(dims, self.input_axes, self.output_axes))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **self._seed_config(),
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
+
+
+class _Preset(VarianceScaling):
+    """A ``VarianceScaling`` with a fixed law ``(scale, mode, distribution)``."""
+
+    _preset: tuple[float, str, str]
+
+    def __init__(self, seed: Any = None, input_axes: Any = None, output_axes: Any = None) -> None:
+        super().__init__(*self._preset, seed=seed, input_axes=input_axes, output_axes=output_axes)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**self._seed_config(), "input_axes": self.input_axes, "output_axes": self.output_axes}
+
+
+@_register
+class GlorotUniform(_Preset, keras.initializers.GlorotUniform):  # type: ignore[misc]
+    """Keras' ``GlorotUniform``: U(±sqrt(6 / (fan_in + fan_out))), drawn by varinit.
+
+    >>> from varinit.adapters.keras import GlorotUniform
+    >>> tuple(GlorotUniform(seed=0)((3, 3, 8, 16)).shape)
+    (3, 3, 8, 16)
+    """
+
+    _preset = (1.0, "fan_avg", "uniform")
+
+
+@_register
+class GlorotNormal(_Preset, keras.initializers.GlorotNormal):  # type: ignore[misc]
+    """Keras' ``GlorotNormal``: truncated normal, Var = 2 / (fan_in + fan_out), drawn by varinit.
+
+    >>> from varinit.adapters.keras import GlorotNormal
+    >>> GlorotNormal(seed=0).get_config()
+    {'seed': 0, 'input_axes': None, 'output_axes': None}
+    """
+
+    _preset = (1.0, "fan_avg", "truncated_normal")
+
+
+@_register
+class HeNormal(_Preset, keras.initializers.HeNormal):  # type: ignore[misc]
+    """Keras' ``HeNormal``: truncated normal, Var = 2 / fan_in, drawn by varinit.
+
+    >>> from varinit.adapters.keras import HeNormal
+    >>> HeNormal(seed=0).scale, HeNormal(seed=0).mode
+    (2.0, 'fan_in')
+    """
+
+    _preset = (2.0, "fan_in", "truncated_normal")
+
+
+@_register
+class HeUniform(_Preset, keras.initializers.HeUniform):  # type: ignore[misc]
+    """Keras' ``HeUniform``: U(±sqrt(6 / fan_in)), drawn by varinit.
+
+    >>> from varinit.adapters.keras import HeUniform
+    >>> HeUniform(seed=0).distribution
+    'uniform'
+    """
+
+    _preset = (2.0, "fan_in", "uniform")
+
+
+@_register
+class LecunNormal(_Preset, keras.initializers.LecunNormal):  # type: ignore[misc]
+    """Keras' ``LecunNormal``: truncated normal, Var = 1 / fan_in, drawn by varinit.
+
+    >>> from varinit.adapters.keras import LecunNormal
+    >>> LecunNormal(seed=0).scale
+    1.0
+    """
+
+    _preset = (1.0, "fan_in", "truncated_normal")
+
+
+@_register
+class LecunUniform(_Preset, keras.initializers.LecunUniform):  # type: ignore[misc]
+    """Keras' ``LecunUniform``: U(±sqrt(3 / fan_in)), drawn by varinit.
+
+    >>> from varinit.adapters.keras import LecunUniform
+    >>> LecunUniform(seed=0).mode
+    'fan_in'
+    """
+
+    _preset = (1.0, "fan_in", "uniform")
+
+
+@_register
+class Orthogonal(_Random, keras.initializers.Orthogonal):  # type: ignore[misc]
+    """Keras' ``Orthogonal``: a (semi-)orthogonal matrix of shape ``(prod(shape[:-1]),
+    shape[-1])`` from the sign-fixed QR of a Gaussian matrix, times ``gain``; drawn by varinit.
+
+    >>> import numpy as np
+    >>> from varinit.adapters.keras import Orthogonal
+    >>> q = keras.ops.convert_to_numpy(Orthogonal(seed=0)((6, 4)))
+    >>> bool(np.allclose(q.T @ q, np.eye(4), atol=1e-5))
+    True
+    """
+
+    def __init__(self, gain: float = 1.0, seed: Any = None) -> None:
+        self.gain = gain
+        self._set_seed(seed)
+
+    def _law(self) -> Spec:
+        return Spec.of("orthogonal", gain=float(self.gain))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**self._seed_config(), "gain": self.gain}
+
+
+# --------------------------------------------------------------------------- constant drop-ins
+
+
+class _Fixed:
+    """Deterministic drop-ins: float dtypes through varinit's request, other dtypes (ints,
+    bools) and array values through Keras' own code, which supports them."""
+
+    def _spec(self) -> Spec | None:
+        raise NotImplementedError
+
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
+        spec = self._spec()
+        name = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+        if spec is None or name not in _FLOATS:
+            return super().__call__(shape, dtype)  # type: ignore[misc]
+        return _draw(spec, normalize_shape(shape), name, 0)
+
+
+@_register
+class Zeros(_Fixed, keras.initializers.Zeros):  # type: ignore[misc]
+    """Keras' ``Zeros``.
+
+    >>> from varinit.adapters.keras import Zeros
+    >>> float(Zeros()((2, 2)).numpy().sum())
+    0.0
+    """
+
+    def _spec(self) -> Spec:
+        return Spec.of("zeros")
+
+
+@_register
+class Ones(_Fixed, keras.initializers.Ones):  # type: ignore[misc]
+    """Keras' ``Ones``.
+
+    >>> from varinit.adapters.keras import Ones
+    >>> float(Ones()((2, 2)).numpy().sum())
+    4.0
+    """
+
+    def _spec(self) -> Spec:
+        return Spec.of("ones")
+
+
+@_register
+class Constant(_Fixed, keras.initializers.Constant):  # type: ignore[misc]
+    """Keras' ``Constant``: a scalar, or an array broadcast to the shape (as Keras does).
+
+    >>> import numpy as np
+    >>> from varinit.adapters.keras import Constant
+    >>> Constant(np.arange(3.0))((2, 3)).numpy().tolist()
+    [[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]
+    """
+
+    def __init__(self, value: Any = 0.0) -> None:
+        self.value = value
+
+    def _spec(self) -> Spec | None:
+        v = self.value
+        if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
+            return Spec.of("constant", value=float(v))
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": keras.saving.serialize_keras_object(self.value)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Constant:
+        return cls(keras.saving.deserialize_keras_object(config["value"]))
+
+
+@_register
+class Identity(_Fixed, keras.initializers.Identity):  # type: ignore[misc]
+    """Keras' ``Identity``: ``gain`` times the (rectangular) identity; 2-D only.
+
+    >>> from varinit.adapters.keras import Identity
+    >>> Identity(gain=2.0)((2, 3)).numpy().tolist()
+    [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = gain
+
+    def _spec(self) -> Spec:
+        return Spec.of("identity", gain=float(self.gain))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain}  # Keras' own config drops the gain
+
+
+# --------------------------------------------------------------------------- Keras' other names
+
+STFT = STFTInitializer = stft = getattr(
+    keras.initializers, "STFT", None
+)  # a fixed DFT kernel: Keras' own class
+IdentityInitializer = identity = Identity
+OrthogonalInitializer = orthogonal = Orthogonal
+constant, zeros, ones = Constant, Zeros, Ones
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, glorot_uniform, glorot_normal = VarianceScaling, GlorotUniform, GlorotNormal
+he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+
+#: the names ``get`` and ``deserialize`` resolve (Keras' ALL_OBJECTS_DICT, with varinit's classes)
+ALL_OBJECTS: dict[str, Any] = {
+    **{c.__name__: c for c in (Constant, Identity, Ones, Zeros, Orthogonal, VarianceScaling)},
+    **{c.__name__: c for c in (RandomNormal, RandomUniform, TruncatedNormal)},
+    **{c.__name__: c for c in (GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal, LecunUniform)},
+    "constant": Constant,
+    "identity": Identity,
+    "ones": Ones,
+    "zeros": Zeros,
+    "orthogonal": Orthogonal,
+    "variance_scaling": VarianceScaling,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
+    "glorot_normal": GlorotNormal,
+    "glorot_uniform": GlorotUniform,
+    "he_normal": HeNormal,
+    "he_uniform": HeUniform,
+    "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform,
+    "IdentityInitializer": Identity,
+    "OrthogonalInitializer": Orthogonal,
+    "normal": RandomNormal,
+    "uniform": RandomUniform,
+    "one": Ones,
+    "zero": Zeros,
+    **({"STFT": STFT, "stft": STFT, "STFTInitializer": STFT} if STFT is not None else {}),
+}
+
+
+def serialize(initializer: Any) -> Any:
+    """``keras.initializers.serialize``.
+
+    >>> from varinit.adapters.keras import HeNormal, serialize
+    >>> serialize(HeNormal(seed=1))["registered_name"]
+    'varinit>HeNormal'
+    """
+    return keras.saving.serialize_keras_object(initializer)
+
+
+def deserialize(config: Any, custom_objects: Any = None) -> Any:
+    """``keras.initializers.deserialize``, with Keras' names resolving to varinit's classes.
+
+    >>> from varinit.adapters.keras import deserialize
+    >>> type(deserialize({"class_name": "HeNormal", "config": {"seed": 1}})).__module__
+    'varinit.adapters.keras'
+    """
+    return keras.saving.deserialize_keras_object(
+        config, module_objects=ALL_OBJECTS, custom_objects=custom_objects
+    )
+
+
+def get(identifier: Any) -> Any:
+    """``keras.initializers.get``, with names and configs resolving to varinit's classes;
+    ``None``, tensors, arrays and callables behave as in Keras.
+
+    >>> from varinit.adapters.keras import get
+    >>> type(get("he_normal")).__name__, type(get("he_normal")).__module__
+    ('HeNormal', 'varinit.adapters.keras')
+    """
+    if isinstance(identifier, str):
+        identifier = {"class_name": identifier, "config": {}}
+    if not isinstance(identifier, dict):
+        return keras.initializers.get(identifier)
+    obj = deserialize(identifier)
+    if inspect.isclass(obj):
+        obj = obj()
+    if not callable(obj):
+        raise ValueError(f"Could not interpret initializer identifier: {identifier}")
+    return obj
