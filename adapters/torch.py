@@ -23,7 +23,7 @@ import fnmatch
 import functools
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,8 @@ from torch.nn.modules.conv import _ConvNd
 from varinit.core.api import stream_id
 from varinit.core.backend import Backend
 from varinit.core.executor import execute, execute_many, redraw_outside, redraw_pays
-from varinit.core.plans import Constant, Normal, TruncNormal, Uniform
+from varinit.core.gains import table_gain
+from varinit.core.plans import Constant, Dirac, Identity, Normal, Sparse, TruncNormal, Uniform
 from varinit.core.request import Native, Portable, Request, Spec
 from varinit.core.table import Scheme
 from varinit.rng import philox
@@ -43,18 +44,37 @@ __all__ = [
     "BACKEND",
     "InitSummary",
     "TorchBackend",
+    "calculate_gain",
+    "constant",
+    "constant_",
+    "dirac",
     "dirac_",
+    "eye",
     "eye_",
     "init_",
     "init_module",
+    "kaiming_normal",
     "kaiming_normal_",
+    "kaiming_uniform",
     "kaiming_uniform_",
     "lecun_normal_",
+    "normal",
+    "normal_",
+    "ones_",
+    "orthogonal",
     "orthogonal_",
+    "sparse",
     "sparse_",
     "trunc_normal_",
+    "trunc_normal_tf_",
+    "uniform",
+    "uniform_",
+    "variance_scaling_",
+    "xavier_normal",
     "xavier_normal_",
+    "xavier_uniform",
     "xavier_uniform_",
+    "zeros_",
 ]
 
 _MASK, _M0, _M1, _W0, _W1 = philox.MASK, philox.M0, philox.M1, philox.W0, philox.W1
@@ -621,51 +641,132 @@ def _std_or_nan(spec: Spec, shape: tuple[int, ...]) -> float:
         return math.nan
 
 
-# --------------------------------------------------------------------------- drop-in names
+# --------------------------------------------------------------------------- torch.nn.init, name for name
+# Every public name of torch.nn.init, with torch's parameters (names, order, defaults) and a
+# keyword-only ``seed=``; each builds one request through the core, with torch's conventions
+# around it: a meta tensor is checked and returned untouched, a zero-element tensor is
+# returned (kaiming_* warn, as torch does), integer and bool tensors take the names that
+# draw nothing, complex tensors the names torch draws complex values for.
+
+_EMPTY = "Initializing zero-element tensors is a no-op"
+_FIXED = (Constant, Identity, Dirac)  # plans that draw nothing: any dtype can hold them
 
 
-def xavier_uniform_(
-    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
+def _drop_in(
+    tensor: torch.Tensor,
+    scheme: str,
+    seed: Any,
+    generator: Any,
+    *,
+    warn_empty: bool = False,
+    **overrides: Any,
 ) -> torch.Tensor:
-    """``torch.nn.init.xavier_uniform_``: U(+-gain * sqrt(6 / (fan_in + fan_out)))."""
-    return init_(tensor, "glorot_uniform", gain=gain, seed=seed, generator=generator)
+    """Fill ``tensor`` the way ``torch.nn.init`` does, from one request for ``scheme``."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor to fill in place, got {type(tensor).__name__}")
+    spec = Spec.of(scheme, layout="out_in", **overrides)
+    if tensor.numel() == 0:
+        if warn_empty:
+            warnings.warn(_EMPTY, UserWarning, stacklevel=3)
+        return tensor
+    if tensor.dtype in _FLOATS and not tensor.is_meta:
+        _fill(tensor, spec, seed, generator, 0)
+        return tensor
+    shape = tuple(int(d) for d in tensor.shape)
+    plan = spec.plan(shape)  # torch checks a meta tensor's shape too
+    if tensor.is_meta:
+        return tensor
+    if isinstance(plan, _FIXED) and seed is None and generator is None:
+        seed = 0  # nothing is drawn: no generator needed, whatever the device
+    with torch.no_grad():
+        if tensor.dtype.is_complex:
+            _fill_complex(tensor, spec, plan, seed, generator)
+        elif isinstance(plan, _FIXED):
+            tensor.copy_(_drawn(spec, shape, torch.float64, tensor.device, seed, generator))
+        else:
+            raise TypeError(
+                f"{scheme} draws real values, which a {tensor.dtype} tensor cannot hold "
+                "(torch.nn.init raises here too); fill a floating tensor"
+            )
+    return tensor
 
 
-def xavier_normal_(
-    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
-) -> torch.Tensor:
-    """``torch.nn.init.xavier_normal_``: N(0, gain^2 * 2 / (fan_in + fan_out)), untruncated."""
-    return init_(tensor, "xavier_normal", gain=gain, seed=seed, generator=generator)
+def _drawn(spec: Spec, shape: tuple[int, ...], dtype: Any, device: Any, seed: Any, generator: Any) -> Any:
+    out = torch.empty(shape, dtype=dtype, device=device)
+    _fill(out, spec, seed, generator, 0)
+    return out
 
 
-def kaiming_uniform_(
+def _fill_complex(tensor: torch.Tensor, spec: Spec, plan: Any, seed: Any, generator: Any) -> None:
+    """torch's complex laws: real and imaginary parts i.i.d., U(a, b) each for a uniform,
+    N(mean, std^2 / 2) each for a normal (so E|z - mean(1+i)|^2 = std^2); the portable stream
+    fills ``view_as_real(tensor)`` in C order."""
+    real_dtype = tensor.real.dtype
+    if isinstance(plan, _FIXED):
+        tensor.copy_(_drawn(spec, tuple(tensor.shape), real_dtype, tensor.device, seed, generator))
+    elif isinstance(plan, Uniform):
+        _fill(
+            torch.view_as_real(tensor), Spec.of("uniform", low=plan.low, high=plan.high), seed, generator, 0
+        )
+    elif isinstance(plan, Normal):
+        part = Spec.of("normal", mean=plan.mean, std=plan.std / math.sqrt(2.0))
+        _fill(torch.view_as_real(tensor), part, seed, generator, 0)
+    elif isinstance(plan, Sparse):  # one zero pattern for both parts; the imaginary part: stream 1
+        half = plan.std / math.sqrt(2.0)
+        shape = tuple(tensor.shape)
+        sparse = Spec.of("sparse", layout="out_in", sparsity=plan.sparsity, std=half)
+        re = _drawn(sparse, shape, real_dtype, tensor.device, seed, generator)
+        im = torch.empty_like(re)
+        _fill(im, Spec.of("normal", std=half), seed, generator, 1)
+        tensor.copy_(torch.complex(re, im.masked_fill_(re == 0, 0.0)))
+    else:
+        raise TypeError(
+            f"{spec.scheme.name} has no complex form (torch.nn.init raises for a {tensor.dtype} "
+            "tensor here too); fill the real and imaginary parts separately"
+        )
+
+
+def calculate_gain(nonlinearity: str, param: int | float | None = None) -> float:
+    """``torch.nn.init.calculate_gain``: the recommended gain for ``nonlinearity``.
+
+    >>> from varinit.adapters.torch import calculate_gain
+    >>> calculate_gain("leaky_relu", 0.2) == calculate_gain("leaky_relu", -0.2)
+    True
+    """
+    if not isinstance(nonlinearity, str):
+        raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+    return table_gain(nonlinearity, param)
+
+
+def uniform_(
     tensor: torch.Tensor,
     a: float = 0.0,
-    mode: str = "fan_in",
-    nonlinearity: str = "leaky_relu",
+    b: float = 1.0,
     generator: torch.Generator | None = None,
     *,
     seed: Any = None,
 ) -> torch.Tensor:
-    """``torch.nn.init.kaiming_uniform_``: U(+-gain(nonlinearity, a) * sqrt(3 / fan))."""
-    return init_(
-        tensor, "kaiming_uniform", a=a, mode=mode, nonlinearity=nonlinearity, seed=seed, generator=generator
-    )
+    """``torch.nn.init.uniform_``: U(a, b).
+
+    >>> import torch
+    >>> from varinit.adapters import torch as init
+    >>> w = init.uniform_(torch.empty(3, 5), -1.0, 1.0, seed=0)  # the portable stream
+    >>> bool(w.abs().max() < 1)
+    True
+    """
+    return _drop_in(tensor, "uniform", seed, generator, low=a, high=b)
 
 
-def kaiming_normal_(
+def normal_(
     tensor: torch.Tensor,
-    a: float = 0.0,
-    mode: str = "fan_in",
-    nonlinearity: str = "leaky_relu",
+    mean: float = 0.0,
+    std: float = 1.0,
     generator: torch.Generator | None = None,
     *,
     seed: Any = None,
 ) -> torch.Tensor:
-    """``torch.nn.init.kaiming_normal_``: N(0, gain(nonlinearity, a)^2 / fan), untruncated."""
-    return init_(
-        tensor, "kaiming_normal", a=a, mode=mode, nonlinearity=nonlinearity, seed=seed, generator=generator
-    )
+    """``torch.nn.init.normal_``: N(mean, std^2)."""
+    return _drop_in(tensor, "normal", seed, generator, mean=mean, std=std)
 
 
 def trunc_normal_(
@@ -678,16 +779,98 @@ def trunc_normal_(
     *,
     seed: Any = None,
 ) -> torch.Tensor:
-    """``torch.nn.init.trunc_normal_``: N(mean, std^2) restricted to [a, b] (absolute bounds),
-    exact in the far tails (every value inside [a, b])."""
-    return init_(tensor, "trunc_normal", mean=mean, std=std, a=a, b=b, seed=seed, generator=generator)
+    """``torch.nn.init.trunc_normal_`` (and timm's): N(mean, std^2) restricted to [a, b]
+    (absolute bounds), exact in the far tails (every value inside [a, b])."""
+    return _drop_in(tensor, "trunc_normal", seed, generator, mean=mean, std=std, a=a, b=b)
+
+
+def constant_(
+    tensor: torch.Tensor, val: float, *, seed: Any = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``torch.nn.init.constant_``: every element ``val`` (any dtype; a complex ``val`` for a
+    complex tensor)."""
+    if isinstance(val, complex) and isinstance(tensor, torch.Tensor) and tensor.dtype.is_complex:
+        _drop_in(tensor.real, "constant", seed, generator, value=val.real)
+        _drop_in(tensor.imag, "constant", seed, generator, value=val.imag)
+        return tensor
+    return _drop_in(tensor, "constant", seed, generator, value=val)
+
+
+def ones_(
+    tensor: torch.Tensor, *, seed: Any = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``torch.nn.init.ones_``: every element 1 (any dtype)."""
+    return _drop_in(tensor, "ones", seed, generator)
+
+
+def zeros_(
+    tensor: torch.Tensor, *, seed: Any = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``torch.nn.init.zeros_``: every element 0 (any dtype)."""
+    return _drop_in(tensor, "zeros", seed, generator)
+
+
+def eye_(tensor: torch.Tensor, *, seed: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``torch.nn.init.eye_``: the (rectangular) identity matrix (any dtype)."""
+    return _drop_in(tensor, "identity", seed, generator)
+
+
+def dirac_(
+    tensor: torch.Tensor, groups: int = 1, *, seed: Any = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``torch.nn.init.dirac_``: the identity convolution kernel, per group (any dtype)."""
+    return _drop_in(tensor, "dirac", seed, generator, groups=groups)
+
+
+def xavier_uniform_(
+    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
+) -> torch.Tensor:
+    """``torch.nn.init.xavier_uniform_``: U(+-gain * sqrt(6 / (fan_in + fan_out)))."""
+    return _drop_in(tensor, "glorot_uniform", seed, generator, gain=gain)
+
+
+def xavier_normal_(
+    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
+) -> torch.Tensor:
+    """``torch.nn.init.xavier_normal_``: N(0, gain^2 * 2 / (fan_in + fan_out)), untruncated."""
+    return _drop_in(tensor, "xavier_normal", seed, generator, gain=gain)
+
+
+def kaiming_uniform_(
+    tensor: torch.Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+    *,
+    seed: Any = None,
+) -> torch.Tensor:
+    """``torch.nn.init.kaiming_uniform_``: U(+-gain(nonlinearity, a) * sqrt(3 / fan))."""
+    return _drop_in(
+        tensor, "kaiming_uniform", seed, generator, warn_empty=True, a=a, mode=mode, nonlinearity=nonlinearity
+    )
+
+
+def kaiming_normal_(
+    tensor: torch.Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+    *,
+    seed: Any = None,
+) -> torch.Tensor:
+    """``torch.nn.init.kaiming_normal_``: N(0, gain(nonlinearity, a)^2 / fan), untruncated."""
+    return _drop_in(
+        tensor, "kaiming_normal", seed, generator, warn_empty=True, a=a, mode=mode, nonlinearity=nonlinearity
+    )
 
 
 def orthogonal_(
-    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *, seed: Any = None
+    tensor: torch.Tensor, gain: float = 1, generator: torch.Generator | None = None, *, seed: Any = None
 ) -> torch.Tensor:
     """``torch.nn.init.orthogonal_``: gain times a (semi-)orthogonal matrix (rows = dim 0)."""
-    return init_(tensor, "orthogonal", gain=gain, seed=seed, generator=generator)
+    return _drop_in(tensor, "orthogonal", seed, generator, gain=gain)
 
 
 def sparse_(
@@ -699,26 +882,79 @@ def sparse_(
     seed: Any = None,
 ) -> torch.Tensor:
     """``torch.nn.init.sparse_``: N(0, std^2) with ceil(sparsity * rows) zeros per column."""
-    if tensor.dim() != 2:
-        raise ValueError(f"sparse_ needs a 2-D tensor, got shape {tuple(tensor.shape)}")
-    return init_(tensor, "sparse", sparsity=sparsity, std=std, seed=seed, generator=generator)
+    return _drop_in(tensor, "sparse", seed, generator, sparsity=sparsity, std=std)
 
 
-def dirac_(
-    tensor: torch.Tensor, groups: int = 1, *, seed: Any = None, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """``torch.nn.init.dirac_``: the identity convolution kernel, per group (no randomness)."""
-    return init_(tensor, "dirac", groups=groups, seed=seed, generator=generator)
+def _deprecated(new: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """torch.nn.init's deprecated name without the trailing underscore (a FutureWarning)."""
+    old = new.__name__[:-1]
+
+    def deprecated_init(*args: Any, **kwargs: Any) -> torch.Tensor:
+        warnings.warn(
+            f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return new(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old
+    deprecated_init.__doc__ = f"Deprecated alias of ``{new.__name__}`` (as in ``torch.nn.init``)."
+    return deprecated_init
 
 
-def eye_(tensor: torch.Tensor, *, seed: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``torch.nn.init.eye_``: the (rectangular) identity matrix (no randomness)."""
-    return init_(tensor, "identity", seed=seed, generator=generator)
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
+
+
+# --------------------------------------------------------------------------- timm.layers' initializers
+# Also exported by varinit.adapters.timm; timm's trunc_normal_ is torch's (above).
 
 
 def lecun_normal_(
     tensor: torch.Tensor, mode: str = "fan_in", generator: torch.Generator | None = None, *, seed: Any = None
 ) -> torch.Tensor:
-    """LeCun normal as in Keras/JAX (torch has none): normal truncated at +-2 sigma, sigma
-    corrected so Var = 1 / fan_in."""
-    return init_(tensor, "lecun_normal", mode=mode, seed=seed, generator=generator)
+    """timm's ``lecun_normal_``, the Keras/JAX LeCun normal (torch has none): normal truncated
+    at +-2 sigma, sigma corrected so Var = 1 / fan_in."""
+    return _drop_in(tensor, "lecun_normal", seed, generator, mode=mode)
+
+
+def trunc_normal_tf_(
+    tensor: torch.Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    *,
+    seed: Any = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """timm's ``trunc_normal_tf_``: mean + std * Z, Z standard normal restricted to [a, b]
+    (bounds in std units, as TensorFlow and JAX have them)."""
+    return _drop_in(
+        tensor, "trunc_normal", seed, generator, mean=mean, std=std, a=mean + a * std, b=mean + b * std
+    )
+
+
+def variance_scaling_(
+    tensor: torch.Tensor,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "normal",
+    *,
+    seed: Any = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """timm's ``variance_scaling_``: Var = scale / fan; ``"truncated_normal"`` is cut at +-2
+    sigma and corrected, ``"normal"`` untruncated, ``"uniform"`` U(+-sqrt(3 Var))."""
+    return _drop_in(
+        tensor, "variance_scaling", seed, generator, factor=scale, mode=mode, distribution=distribution
+    )

@@ -104,9 +104,9 @@ def test_lookup_never_crashes_differently(name: str) -> None:
         ("he_normal", {"factor": float("nan")}, "factor=nan is not allowed"),
         ("he_normal", {"distribution": "cauchy"}, "distribution='cauchy' is not allowed"),
         ("he_normal", {"low": 0.1}, "low=0.1 is not a parameter of scheme 'he_normal'"),
-        ("uniform", {"low": 1.0, "high": 0.0}, "low must be < high"),
+        ("uniform", {"low": 1.0, "high": 0.0}, "low must be <= high"),
         ("trunc_normal", {"a": 3.0, "b": 1.0}, "a must be < b"),
-        ("sparse", {"sparsity": 1.5}, "sparsity=1.5 is not allowed: sparsity must be a number in [0, 1)"),
+        ("sparse", {"sparsity": 1.5}, "sparsity=1.5 is not allowed: sparsity must be a number in [0, 1]"),
         ("dirac", {"groups": 0}, "groups=0 is not allowed: groups must be an integer >= 1"),
         ("kaiming_normal", {"nonlinearity": "swishy"}, "nonlinearity='swishy' is not allowed"),
         (

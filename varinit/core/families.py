@@ -78,8 +78,8 @@ def _real(*, positive: bool = False, nonneg: bool = False) -> Callable[[str, Any
 
 def _fraction(param: str, value: Any) -> float:
     v = _real(nonneg=True)(param, value)
-    if not v < 1:
-        raise _bad(param, value, "a number in [0, 1)")
+    if not v <= 1:
+        raise _bad(param, value, "a number in [0, 1]")
     return v
 
 
@@ -110,6 +110,11 @@ def _choice(options: Iterable[str], aliases: Mapping[str, str] | None = None) ->
     return check
 
 
+def _slope(param: str, value: Any) -> float | None:
+    """The negative slope ``a``; None is torch's ``calculate_gain`` default (0.01 for leaky_relu)."""
+    return None if value is None else _real()(param, value)
+
+
 def _nonlinearity(param: str, value: Any) -> str | None:
     if value is None:
         return None
@@ -120,7 +125,7 @@ _TF1_MODES = ("fan_in", "fan_out", "fan_avg")
 
 
 Validator = Callable[[str, Any], Any]
-_gain = _real(positive=True)
+_gain = _real(nonneg=True)  # gain 0 gives zeros, as in torch
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -179,7 +184,7 @@ class VarianceScaling(Family):
             "factor": _real(positive=True),
             "gain": _gain,
             "nonlinearity": _nonlinearity,
-            "a": _real(),
+            "a": _slope,
             "mode": _choice(MODES),
             "distribution": _choice(DISTRIBUTIONS, _DISTRIBUTION_ALIASES),
             "truncation": _real(positive=True),
@@ -205,7 +210,7 @@ class VarianceScaling(Family):
         n = _fan(p, shape, layout, fan_kw)
         g = float(p["gain"])
         if p["nonlinearity"] is not None:
-            g *= table_gain(str(p["nonlinearity"]), float(p["a"]))
+            g *= table_gain(str(p["nonlinearity"]), None if p["a"] is None else float(p["a"]))
         var = float(p["factor"]) * g * g / n
         if p["distribution"] == "uniform":
             lim = math.sqrt(3.0 * var)
@@ -247,8 +252,8 @@ class UniformFamily(Family):
     defaults = MappingProxyType({"low": -0.05, "high": 0.05})
 
     def check(self, p: Mapping[str, Any]) -> None:
-        if not p["low"] < p["high"]:
-            raise SchemeError(f"low={p['low']!r}, high={p['high']!r} is not allowed: low must be < high")
+        if not p["low"] <= p["high"]:
+            raise SchemeError(f"low={p['low']!r}, high={p['high']!r} is not allowed: low must be <= high")
 
     def plan(
         self, p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]
