@@ -669,15 +669,15 @@ def _drop_in(
         if warn_empty:
             warnings.warn(_EMPTY, UserWarning, stacklevel=3)
         return tensor
-    if tensor.dtype in _FLOATS and not tensor.is_meta:
-        _fill(tensor, spec, seed, generator, 0)
-        return tensor
     shape = tuple(int(d) for d in tensor.shape)
     plan = spec.plan(shape)  # torch checks a meta tensor's shape too
     if tensor.is_meta:
         return tensor
     if isinstance(plan, _FIXED) and seed is None and generator is None:
         seed = 0  # nothing is drawn: no generator needed, whatever the device
+    if tensor.dtype in _FLOATS:
+        _fill(tensor, spec, seed, generator, 0)
+        return tensor
     with torch.no_grad():
         if tensor.dtype.is_complex:
             _fill_complex(tensor, spec, plan, seed, generator)

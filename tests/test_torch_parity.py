@@ -260,6 +260,14 @@ def test_int_seed_is_the_portable_stream() -> None:
     assert np.array_equal(x.numpy(), n)
 
 
+def test_names_that_draw_nothing_need_no_generator() -> None:
+    """eye_, zeros_, ... with seed=None never look up a default generator (any device works)."""
+    with mock.patch.object(vinit, "_default_generator", side_effect=AssertionError("looked up")):
+        for name in FIXED:
+            for dtype in (torch.float32, torch.int64, torch.complex64):
+                _call(vinit, name, torch.empty(_shape(name), dtype=dtype))
+
+
 def test_seed_and_generator_together_is_an_error() -> None:
     with pytest.raises(ValueError, match="not both"):
         vinit.normal_(torch.empty(3, 3), seed=1, generator=torch.Generator())
