@@ -38,7 +38,61 @@ from varinit.core.table import Scheme
 from varinit.rng import philox as spec
 from varinit.rng.philox import split_key, uniform_from_words
 
-__all__ = ["BACKEND", "Initializer", "JaxBackend", "init_sharded", "initializer"]
+from ._jax_nn import (  # every jax.nn.initializers name (and Flax's), with JAX's signature and law
+    JaxInitializer,
+    constant,
+    delta_orthogonal,
+    glorot_normal,
+    glorot_uniform,
+    he_normal,
+    he_uniform,
+    kaiming_normal,
+    kaiming_uniform,
+    lecun_normal,
+    lecun_uniform,
+    normal,
+    ones,
+    ones_init,
+    orthogonal,
+    truncated_normal,
+    under_own_rules,
+    uniform,
+    variance_scaling,
+    xavier_normal,
+    xavier_uniform,
+    zeros,
+    zeros_init,
+)
+
+__all__ = [
+    "BACKEND",
+    "Initializer",
+    "JaxBackend",
+    "JaxInitializer",
+    "constant",
+    "delta_orthogonal",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "init_sharded",
+    "initializer",
+    "kaiming_normal",
+    "kaiming_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "normal",
+    "ones",
+    "ones_init",
+    "orthogonal",
+    "truncated_normal",
+    "uniform",
+    "variance_scaling",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+    "zeros_init",
+]
 
 _MASK, _M0, _M1, _W0, _W1 = spec.MASK, spec.M0, spec.M1, spec.W0, spec.W1
 _U32 = np.dtype(np.uint32)
@@ -210,7 +264,8 @@ class JaxBackend(Backend):
 
     # -- native randomness ------------------------------------------------------------
     def is_generator(self, obj: Any) -> bool:
-        """A typed key (``jax.random.key``) or a raw ``uint32`` key (``PRNGKey``)."""
+        """A typed key (``jax.random.key``) or a raw ``uint32`` key (``PRNGKey``) of any
+        PRNG implementation (threefry2x32, rbg, unsafe_rbg)."""
         if isinstance(obj, _Keys):
             return True
         dt = getattr(obj, "dtype", None)
@@ -218,7 +273,7 @@ class JaxBackend(Backend):
             return False
         if jnp.issubdtype(dt, jax.dtypes.prng_key):
             return True
-        return bool(dt == _U32 and tuple(obj.shape) == _raw_key_shape())
+        return bool(dt == _U32 and _raw_key_impl(obj) is not None)
 
     def make_generator(self, seed: int) -> Any:
         return jax.random.key(seed)
@@ -239,7 +294,11 @@ class JaxBackend(Backend):
         return jnp.reshape(uniform_from_words(jnp, w, dt), shape)
 
     def native_state(self, generator: Any) -> Any:
-        return generator if isinstance(generator, _Keys) else _Keys(generator)
+        if isinstance(generator, _Keys):
+            return generator
+        if not jnp.issubdtype(generator.dtype, jax.dtypes.prng_key):  # raw: typed, with its impl
+            generator = jax.random.wrap_key_data(generator, impl=_raw_key_impl(generator))
+        return _Keys(generator)
 
     def traced_seed(self, seed: Any) -> bool:
         """An integer scalar array (``jax.vmap`` over seeds): words are built in-graph."""
@@ -297,14 +356,23 @@ class _Keys:
         return self.key if self.count == 1 else jax.random.fold_in(self.key, self.count - 1)
 
 
-def _raw_key_shape() -> tuple[int, ...]:
-    global _RAW_KEY_SHAPE
-    if _RAW_KEY_SHAPE is None:
-        _RAW_KEY_SHAPE = tuple(jax.eval_shape(lambda: jax.random.PRNGKey(0)).shape)
-    return _RAW_KEY_SHAPE
+_PRNG_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")
 
 
-_RAW_KEY_SHAPE: tuple[int, ...] | None = None
+@functools.cache
+def _raw_key_shape(impl: str) -> tuple[int, ...]:
+    return tuple(jax.eval_shape(lambda: jax.random.PRNGKey(0, impl=impl)).shape)
+
+
+def _raw_key_impl(key: Any) -> str | None:
+    """The implementation a raw key belongs to: the default one (``jax_default_prng_impl``)
+    where its shape fits, else the first of threefry2x32, rbg (unsafe_rbg has rbg's shape)."""
+    shape = tuple(key.shape)
+    default = str(jax.config.jax_default_prng_impl)  # type: ignore[attr-defined]
+    for impl in (default, *_PRNG_IMPLS):
+        if shape == _raw_key_shape(impl):
+            return impl
+    return None
 
 
 def _device(device: Any) -> Any:
@@ -353,6 +421,7 @@ class Initializer:
         """The resolved plan (distribution and its numbers) at ``shape``."""
         return self.spec.plan(shape)
 
+    @under_own_rules
     def __call__(
         self, key: Any, shape: int | Sequence[int], dtype: Any = None, out_sharding: Any = None
     ) -> Any:
@@ -386,6 +455,7 @@ def initializer(scheme: str | Scheme, **overrides: Any) -> Initializer:
 # --------------------------------------------------------------------------- sharding
 
 
+@under_own_rules
 def init_sharded(
     scheme: str | Scheme,
     shape: int | Sequence[int],
