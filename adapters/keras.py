@@ -13,10 +13,11 @@ backend, so an integer seed gives the same weights on all of them.
   drawn by varinit. ``import varinit.adapters.keras as initializers`` replaces
   ``from keras import initializers``; ``get``, ``serialize`` and ``deserialize`` are here too.
 
-Every class is a ``keras.initializers.VarianceScaling`` where Keras' is, so ``EinsumDense`` and
-``MultiHeadAttention`` hand it the true fan axes (``input_axes``/``output_axes``), as they do
-Keras' own. Saved models name ``varinit.adapters.keras`` as the module to import before
-``keras.saving.load_model`` (Keras imports no module of a config but its own).
+Every class is a ``keras.initializers.VarianceScaling`` where Keras' is (and an ``Initializer``
+of a scheme with fans is one too), so ``EinsumDense`` and ``MultiHeadAttention`` hand it the
+true fan axes (``input_axes``/``output_axes``), as they do Keras' own. Saved models name
+``varinit.adapters.keras``, the module to import before ``keras.saving.load_model`` (Keras
+imports no module of a config but its own).
 
 >>> import keras
 >>> from varinit.adapters.keras import HeNormal, Initializer
@@ -146,7 +147,7 @@ def _key(seed: Any) -> tuple[int, int]:
 
 
 @_register
-class Initializer(keras.initializers.VarianceScaling):  # type: ignore[misc]
+class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
     """Any varinit scheme as a Keras initializer (layout ``in_out``: Keras' own).
 
     ``seed``: an int in [0, 2**64) selects the portable stream (same weights on every
@@ -154,8 +155,8 @@ class Initializer(keras.initializers.VarianceScaling):  # type: ignore[misc]
     generator. ``stream`` (keyword) picks the portable stream id. Other keywords override
     the scheme's parameters or the fans (``mode="fan_out"``, ``gain=...``, ``in_axis=...``).
     ``input_axes``/``output_axes`` are Keras' fan axes (``EinsumDense`` sets them); they apply
-    to fan-based schemes unless a varinit fan keyword is given. It is a Keras
-    ``VarianceScaling`` only so that ``EinsumDense`` passes those axes.
+    to schemes with fans unless a varinit fan keyword is given. For such a scheme the
+    instance is also a Keras ``VarianceScaling``, so that ``EinsumDense`` passes those axes.
 
     >>> from varinit.adapters.keras import Initializer
     >>> init = Initializer("glorot_uniform", seed=3)
@@ -165,6 +166,12 @@ class Initializer(keras.initializers.VarianceScaling):  # type: ignore[misc]
     >>> Initializer.from_config(init.get_config()).get_config() == init.get_config()
     True
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Initializer:
+        scheme = args[0] if args else kwargs.get("scheme")
+        if cls is Initializer and isinstance(scheme, str) and _has_fans(scheme):
+            cls = _FanInitializer  # subclasses stay as they are
+        return super().__new__(cls)  # type: ignore[no-any-return]
 
     def __init__(
         self,
@@ -208,6 +215,13 @@ class Initializer(keras.initializers.VarianceScaling):  # type: ignore[misc]
         seed = self.seed if self.seed is not None else _fresh_seed()
         return _draw(spec, dims, dtype, seed, self.overrides.get("stream", 0))
 
+    def __getstate__(self) -> dict[str, Any]:  # copy and pickle: the Spec is rebuilt
+        return {k: v for k, v in self.__dict__.items() if k != "_spec"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._spec = Spec.of(self.scheme, **{k: v for k, v in self.overrides.items() if k != "stream"})
+
     def get_config(self) -> dict[str, Any]:
         axes = {"input_axes": self.input_axes, "output_axes": self.output_axes}
         return {
@@ -224,6 +238,23 @@ class Initializer(keras.initializers.VarianceScaling):  # type: ignore[misc]
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.overrides.items())
         return f"Initializer({self.scheme!r}, seed={self.seed!r}{extra})"
+
+
+class _FanInitializer(Initializer, keras.initializers.VarianceScaling):  # type: ignore[misc]
+    """An ``Initializer`` of a scheme with fans: a Keras ``VarianceScaling`` for
+    ``EinsumDense``'s sake, saved as ``varinit>Initializer`` (Keras reads ``__name__``)."""
+
+
+_FanInitializer.__name__ = "Initializer"
+_register(_FanInitializer)
+_register(Initializer)  # "varinit>Initializer" loads through Initializer, which picks the class
+
+
+def _has_fans(scheme: str) -> bool:
+    try:
+        return Spec.of(scheme).scheme.family in _FAN_FAMILIES
+    except (KeyError, ValueError, TypeError):
+        return False  # __init__ raises the error
 
 
 def _fresh_seed() -> int:

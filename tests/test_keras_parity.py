@@ -10,11 +10,13 @@ Every seed is fixed. Saved models are reloaded in new processes.
 
 from __future__ import annotations
 
+import copy
 import doctest
 import importlib.util
 import inspect
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -412,6 +414,23 @@ def test_einsum_dense_axes_reach_every_fan_family() -> None:
     q = ortho.query_dense.kernel
     flat = _np(q).reshape(-1, q.shape[-1])
     np.testing.assert_allclose(flat.T @ flat, np.eye(flat.shape[1]), atol=1e-5)
+
+
+def test_generic_initializer_is_variance_scaling_only_with_fans() -> None:
+    assert isinstance(vk.Initializer("kaiming_uniform", seed=1), keras.initializers.VarianceScaling)
+    assert not isinstance(vk.Initializer("orthogonal", seed=1), keras.initializers.VarianceScaling)
+
+    class Mine(vk.Initializer):  # a user's subclass is left as it is
+        def __init__(self) -> None:
+            pass
+
+    assert not isinstance(Mine(), keras.initializers.VarianceScaling)
+    for init in (vk.Initializer("he_normal", seed=1, mode="fan_out"), vk.HeNormal(seed=2)):
+        config = vk.serialize(init)
+        assert config["class_name"] == type(init).__name__ == config["registered_name"].split(">")[1]
+        for copy_ in (copy.deepcopy(init), pickle.loads(pickle.dumps(init))):
+            assert type(copy_) is type(init) and copy_.get_config() == init.get_config()
+            np.testing.assert_array_equal(_np(copy_((8, 4))), _np(init((8, 4))))
 
 
 # --------------------------------------------------------------------------- get / serialize
