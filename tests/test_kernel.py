@@ -61,7 +61,18 @@ PLANS: list[tuple[str, Elementwise]] = [
     ("truncnorm-one-sided-below", TruncNormal(0.0, 1.0, -INF, 0.5)),
     ("truncnorm-central-only", TruncNormal(0.0, 1.0, -0.5, 0.7)),
     ("truncnorm-8-9", TruncNormal(0.0, 1.0, 8.0, 9.0)),
-    ("truncnorm-13-14-subnormal", TruncNormal(0.0, 1.0, 13.0, 14.0)),  # Phi(-14) is float32-subnormal
+    ("truncnorm-13-14-subnormal", TruncNormal(0.0, 1.0, 13.0, 14.0)),  # float32: the log regime
+    # the regimes of ndtri.truncation: log p where float32/float64 would meet subnormals, q = p - 1/2
+    # for narrow central intervals
+    ("truncnorm-15-16-log", TruncNormal(0.0, 1.0, 15.0, 16.0)),  # float32 log, float64 linear
+    ("truncnorm-40-39-log", TruncNormal(0.1, 2.0, -40.0, -39.0)),  # log in both
+    ("truncnorm-37-38-log", TruncNormal(0.0, 1.0, 37.0, 38.0)),  # log in both
+    ("truncnorm-one-sided-39-log", TruncNormal(0.0, 1.0, 39.0, INF)),
+    ("truncnorm-subnormal-pa-log", TruncNormal(0.0, 1.0, -13.0, -11.4)),  # float32: Phi(-13) not lost
+    ("truncnorm-narrow", TruncNormal(0.3, 0.02, -1e-3, 1e-3)),  # float32 narrow, float64 linear
+    ("truncnorm-narrow-one-sided", TruncNormal(0.0, 1.0, 0.0, 1e-6)),
+    ("truncnorm-narrow-off-centre", TruncNormal(0.0, 1.0, 1.2, 1.2001)),
+    ("truncnorm-narrow-both", TruncNormal(0.0, 1.0, -1e-12, 1e-12)),  # narrow in float64 too
 ]
 PLAN_IDS = [i for i, _ in PLANS]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from ..rng.ndtri import mass, truncated_std
+from ..rng.ndtri import TAIL_LIMIT, truncated_std
 from .errors import SchemeError
 from .fans import fans
 from .gains import GAIN_TABLE, table_gain
@@ -309,11 +309,15 @@ class TruncNormalFamily(Family):
     ) -> Plan:
         mean, std = float(p["mean"]), float(p["std"])
         lo, hi = (float(p["a"]) - mean) / std, (float(p["b"]) - mean) / std
-        if mass(lo, hi) <= 0.0:
+        near = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))  # distance from the mean
+        if not near <= TAIL_LIMIT:
             raise SchemeError(
-                f"a={p['a']}, b={p['b']} lie {min(abs(lo), abs(hi)):.1f} std from mean={mean}: "
-                "the interval has no probability mass in double precision; move the bounds closer"
+                f"a={p['a']}, b={p['b']} lie {near:.1f} std from mean={mean}: a truncated normal is "
+                f"drawn only where the interval comes within {TAIL_LIMIT:g} std of the mean "
+                "(probability above Phi(-40) ~ 3.7e-350); move the bounds closer"
             )
+        if not lo < hi:
+            raise SchemeError(f"a={p['a']}, b={p['b']} are the same point at std={std}: widen [a, b]")
         return TruncNormal(mean, std, lo, hi)
 
 

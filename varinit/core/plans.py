@@ -19,7 +19,18 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from ..rng.ndtri import Eager, Fence, _same, ndtr, ndtri, truncated_mean, truncated_std
+from ..rng.ndtri import (
+    Eager,
+    Fence,
+    _same,
+    log,
+    ndtri,
+    ndtri_central,
+    ndtri_log,
+    truncated_mean,
+    truncated_std,
+    truncation,
+)
 
 __all__ = [
     "Constant",
@@ -138,7 +149,11 @@ class Normal(Elementwise):
 
 @dataclass(frozen=True)
 class TruncNormal(Elementwise):
-    """N(mean, std^2) restricted to [mean + lo * std, mean + hi * std] (lo, hi in sigma units)."""
+    """N(mean, std^2) restricted to [mean + lo * std, mean + hi * std] (lo, hi in sigma units).
+
+    Drawn by the inverse CDF, in log space in the far tails and around 1/2 for narrow
+    central intervals (``varinit.rng.ndtri.truncation``; docs/randomness.md).
+    """
 
     mean: float = 0.0
     std: float = 1.0
@@ -148,15 +163,20 @@ class TruncNormal(Elementwise):
 
     def transform(self, xp: Any, u: Any, *, eager: Eager = False, fence: Fence = None) -> Any:
         f = fence or _same
-        lo, hi = self.lo, self.hi
-        flip = lo > -hi  # sample on the side whose tail probabilities are small
-        if flip:
-            lo, hi = -hi, -lo
-        pa, pb = ndtr(lo), ndtr(hi)
-        p = f(f((pb - pa) * u) + pa)  # fenced twice: the sum must not be re-associated
-        z = ndtri(xp, p, pmin=pa, pmax=pb, eager=eager, fence=fence)
-        z = xp.clip(z, lo, hi)
-        if flip:
+        wide = u.dtype == xp.float64
+        # on the side whose tail probabilities are small; the regime (linear p, narrow
+        # q = p - 1/2, or log p) is chosen so that no float meets a subnormal or a coarse grid
+        t = truncation(self.lo, self.hi, wide)
+        x = f(f(t.a * u) + t.b)  # fenced twice: the sum must not be re-associated
+        if t.regime == "log":
+            tiny = 2.0**-54 if wide else 2.0**-25  # x >= u
+            z = ndtri_log(xp, f(t.lb + f(log(xp, x, tiny, fence))), fence=fence)
+        elif t.regime == "narrow":
+            z = ndtri_central(xp, x, fence=fence)
+        else:
+            z = ndtri(xp, x, pmin=t.b, pmax=t.pmax, eager=eager, fence=fence)
+        z = xp.clip(z, t.lo, t.hi)
+        if t.flip:
             z = -z
         return _shift(f(self.std * z), self.mean)
 

@@ -66,7 +66,7 @@
 #endif
 
 /* bumped whenever an exported signature or the parameter block changes (kernel.py checks it) */
-#define VK_ABI 1
+#define VK_ABI 2
 
 /* ------------------------------------------------------------------ the stream (philox.py) */
 
@@ -547,20 +547,24 @@ VK_INLINE void vk_ndtri64_full(const double *VK_RESTRICT p, double *VK_RESTRICT 
 /* ------------------------------------------------------------------ plans.py: the transforms */
 
 enum { VK_UNIFORM = 0, VK_NDTRI = 1 };
+/* truncnorm regimes (ndtri.py truncation): p = a * u + b through ndtri; q = p - 1/2 = a * u + b
+ * through the central rational; log p = lb + log(a * u + b) through the far-tail rational */
+enum { VK_LINEAR = 0, VK_NARROW = 1, VK_LOG = 2 };
 
 /* everything Python decides from the plan (kernel.py mirrors plans.py to fill it in) */
 typedef struct {
     int64_t kind;         /* VK_UNIFORM: x = a * u + b; VK_NDTRI: normal / truncated normal */
-    int64_t affine;       /* truncnorm: p = a * u + b (a = pb - pa, b = pa); normal: p = u */
+    int64_t affine;       /* truncnorm: x = a * u + b (the regime's p, q or p / Phi(hi)); normal: p = u */
     int64_t central_only; /* ndtri: every p is in the central region (from pmin, pmax) */
     int64_t far;          /* ndtri: the tail needs the r > 5 branch */
     int64_t clip;         /* truncnorm: clip z to [lo, hi] */
     int64_t flip;         /* truncnorm: sampled on the mirrored side, z = -z */
     int64_t add_mean;     /* mean != 0 */
-    int64_t reserved;
-    double a, b;          /* uniform: (high - low, low); truncnorm: (pb - pa, pa) */
+    int64_t regime;       /* truncnorm: VK_LINEAR, VK_NARROW or VK_LOG */
+    double a, b;          /* uniform: (high - low, low); truncnorm: (a, b) of the regime */
     double lo, hi;        /* clip bounds (after mirroring) */
     double std, mean;
+    double lb;            /* VK_LOG: log Phi(hi) */
 } vk_params;
 
 /* u -> values for n <= VK_CH elements; `sc` is scratch of 6 * VK_CH values, `idx`
@@ -581,7 +585,15 @@ VK_INLINE void vk_transform32(const float *VK_RESTRICT u, float *VK_RESTRICT out
         for (int i = 0; i < n; i++) p[i] = a * u[i] + b;
         pp = p;
     }
-    if (pr->central_only) {
+    if (pr->regime == VK_NARROW) {
+        for (int i = 0; i < n; i++) z[i] = vk_central32(pp[i]);
+    } else if (pr->regime == VK_LOG) {
+        const float lb = (float)pr->lb;
+        for (int i = 0; i < n; i++) {
+            float xb = sqrtf(-(lb + vk_log32(pp[i]))) - (float)VK_SPLIT2;
+            z[i] = -(vk_horner32(xb, PPND7_E, 4) / vk_horner32(xb, PPND7_F, 3));
+        }
+    } else if (pr->central_only) {
         for (int i = 0; i < n; i++) z[i] = vk_central32(pp[i] - 0.5f);
     } else if (pr->far) {
         vk_ndtri32_full(pp, z, n, 1, pt, r, t, t2, idx, flag);
@@ -626,7 +638,15 @@ VK_INLINE void vk_transform64(const double *VK_RESTRICT u, double *VK_RESTRICT o
         for (int i = 0; i < n; i++) p[i] = a * u[i] + b;
         pp = p;
     }
-    if (pr->central_only) {
+    if (pr->regime == VK_NARROW) {
+        for (int i = 0; i < n; i++) z[i] = vk_central64(pp[i]);
+    } else if (pr->regime == VK_LOG) {
+        const double lb = pr->lb;
+        for (int i = 0; i < n; i++) {
+            double xb = sqrt(-(lb + vk_log64(pp[i]))) - VK_SPLIT2;
+            z[i] = -(vk_horner64(xb, PPND16_E, 8) / vk_horner64(xb, PPND16_F, 8));
+        }
+    } else if (pr->central_only) {
         for (int i = 0; i < n; i++) z[i] = vk_central64(pp[i] - 0.5);
     } else if (pr->far) {
         vk_ndtri64_full(pp, z, n, 1, pt, r, t, t2, idx, flag);

@@ -42,7 +42,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import philox
-from .ndtri import _SPLIT1, _SPLIT2, ndtr
+from .ndtri import _SPLIT1, _SPLIT2, truncation
 
 __all__ = [
     "ISAS",
@@ -69,7 +69,7 @@ KINDS: tuple[str, ...] = ("uniform", "normal", "truncnorm")
 #: fills of more elements than this are split across threads (with ``threads=None``)
 THREAD_MIN = 1 << 20
 
-_ABI = 1  # must equal VK_ABI in kernel.c
+_ABI = 2  # must equal VK_ABI in kernel.c
 _NPARAMS = {"uniform": 2, "normal": 2, "truncnorm": 4}
 _DTYPES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
 
@@ -85,13 +85,14 @@ class _Params(ctypes.Structure):
         ("clip", ctypes.c_int64),
         ("flip", ctypes.c_int64),
         ("add_mean", ctypes.c_int64),
-        ("reserved", ctypes.c_int64),
+        ("regime", ctypes.c_int64),  # truncnorm: 0 linear, 1 narrow, 2 log (ndtri.truncation)
         ("a", ctypes.c_double),
         ("b", ctypes.c_double),
         ("lo", ctypes.c_double),
         ("hi", ctypes.c_double),
         ("std", ctypes.c_double),
         ("mean", ctypes.c_double),
+        ("lb", ctypes.c_double),  # the log regime's log Phi(hi)
     ]
 
 
@@ -127,14 +128,12 @@ def _prepare(kind: str, params: tuple[float, ...], dtype_code: int) -> _Params:
         tiny = 2.0**-54 if dtype_code == 1 else 2.0**-25  # plans.standard_normal
         pr.central_only, pr.far = _ndtri_flags(tiny, 1.0 - tiny)
         return pr
-    lo, hi = params[2], params[3]
-    flip = lo > -hi  # TruncNormal.transform: sample on the side with small tail probabilities
-    if flip:
-        lo, hi = -hi, -lo
-    pa, pb = ndtr(lo), ndtr(hi)
-    pr.affine, pr.a, pr.b = 1, pb - pa, pa  # p = (pb - pa) * u + pa
-    pr.central_only, pr.far = _ndtri_flags(pa, pb)
-    pr.clip, pr.lo, pr.hi, pr.flip = 1, lo, hi, int(flip)
+    t = truncation(params[2], params[3], dtype_code == 1)  # as TruncNormal.transform
+    pr.affine, pr.a, pr.b = 1, t.a, t.b  # x = a * u + b
+    pr.regime = ("linear", "narrow", "log").index(t.regime)
+    if t.regime == "linear":
+        pr.central_only, pr.far = _ndtri_flags(t.b, t.pmax)
+    pr.lb, pr.clip, pr.lo, pr.hi, pr.flip = t.lb, 1, t.lo, t.hi, int(t.flip)
     return pr
 
 
