@@ -33,7 +33,7 @@ from varinit.core.backend import Backend
 from varinit.core.executor import execute
 from varinit.core.fans import normalize_shape
 from varinit.core.plans import Elementwise, Plan
-from varinit.core.request import Portable, Request, Spec
+from varinit.core.request import Native, Portable, Request, Spec
 from varinit.core.table import Scheme
 from varinit.rng import philox as spec
 from varinit.rng.philox import split_key, uniform_from_words
@@ -315,7 +315,16 @@ class JaxBackend(Backend):
         (plan, block shape): the row starts and the seed are traced arguments, so a new
         seed or another block of the same shape reuses the compiled kernel."""
         src, plan = request.source, request.plan
-        if not isinstance(src, Portable) or not isinstance(plan, Elementwise) or not plan.random:
+        if not isinstance(plan, Elementwise) or not plan.random:
+            return None
+        if isinstance(src, Native):  # a key: JAX's bits, the same transform, one jitted kernel
+            if request.block is not None or request.size == 0:
+                return None
+            gen = src.generator
+            key = gen.next() if isinstance(gen, _Keys) else gen
+            x = _native_kernel(plan, request.shape, request.dtype, request.out_dtype)(key)
+            return x if request.device is None else jax.device_put(x, _device(request.device))
+        if not isinstance(src, Portable):
             return None
         rows = request.rows()
         if rows.size == 0:
@@ -518,5 +527,20 @@ def _block_kernel(
         w = stream_words((k0, k1), stream, lo, hi, length)
         u = uniform_from_words(jnp, w, work)
         return jnp.reshape(p.transform(jnp, u, fence=JaxBackend.fence), block).astype(out)
+
+    return kernel  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=256)
+def _native_kernel(p: Elementwise, shape: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
+    """A jitted kernel for one (plan, shape) drawn from a JAX key: ``native_uniform`` and the
+    plan's transform in one compiled function (eagerly they are dozens of dispatched ops)."""
+
+    @jax.jit
+    def kernel(key: Any) -> Any:
+        per = 2 if jnp.dtype(work) == np.float64 else 1
+        w = jax.random.bits(key, (math.prod(shape) * per,), jnp.uint32)
+        u = uniform_from_words(jnp, w, work)
+        return jnp.reshape(p.transform(jnp, u, fence=JaxBackend.fence), shape).astype(out)
 
     return kernel  # type: ignore[no-any-return]

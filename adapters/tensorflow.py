@@ -17,6 +17,7 @@ generator.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ import tensorflow as tf
 from varinit.core.backend import Backend
 from varinit.core.executor import execute, values_from_words
 from varinit.core.plans import Elementwise
-from varinit.core.request import Native, Request, Spec, source
+from varinit.core.request import Native, Portable, Request, Spec, source
 from varinit.rng.philox import split_key, uniform_from_words
 
 __all__ = ["BACKEND", "NAMESPACE", "TFNamespace", "TensorflowBackend", "initializer"]
@@ -246,18 +247,53 @@ class TensorflowBackend(Backend):
             span = _kernel(key, stream, lo, hi - lo)
             idx = np.asarray(starts, dtype=np.int64)[:, None] - lo + np.arange(length)
             return tf.gather(span, idx)
-        return tf.stack([_kernel(key, stream, s, length) for s in starts])
+        if len(starts) <= _ROWS_BY_KERNEL:
+            return tf.stack([_kernel(key, stream, s, length) for s in starts])
+        # many rows far apart (a column of a wide tensor): one TF op per row would take
+        # seconds; the host's vectorized reference makes them a group of rows at a time
+        from varinit.rng.philox import words
+
+        xp, per = _host_xp(), max(1, (1 << 20) // max(length, 1))
+        parts = [
+            words(xp, seed, stream, starts[a : a + per], length, wide=True)
+            for a in range(0, len(starts), per)
+        ]
+        return tf.constant(np.concatenate(parts) if len(parts) > 1 else parts[0])
+
+    #: whole tensors keep the compiled XLA route below; blocks (``index=``) take the compiled
+    #: CPU kernel when eager on a host without GPUs, into a NumPy buffer the tensor is made
+    #: from (no per-row TF ops, and no XLA compile for each block shape)
+    kernel_whole = False
+
+    def empty(self, n: int, dtype: Any, device: Any) -> Any:
+        if device not in (None, "cpu", "CPU") or not _on_host():
+            return None
+        return np.empty((n,), dtype=tf.as_dtype(dtype).as_numpy_dtype)
+
+    def host_view(self, x: Any) -> Any | None:
+        return x if isinstance(x, np.ndarray) else None
 
     def fused(self, request: Request) -> Any | None:
         """Large whole-tensor elementwise draws as one cached XLA function over the stream's
         words (the stateless Philox kernel's for an int seed, the generator's otherwise)."""
         plan, dims, n = request.plan, request.shape, request.size
-        if request.block is not None or request.device is not None:
+        if request.device is not None:
             return None
         if not isinstance(plan, Elementwise) or not plan.random or n < self.compile_min:
             return None
         per = 2 if request.dtype == tf.float64 else 1
         src = request.source
+        rows = request.block
+        if rows is not None:  # a block of the portable stream: its rows' words, then one pass
+            if not isinstance(src, Portable):
+                return None
+            words = self.philox_words(
+                src.seed, src.stream, [s * per for s in rows.starts], rows.length * per, None
+            )
+            bkey = (plan, rows.shape, rows.rows, rows.length, request.dtype, request.out_dtype)
+            return _cached(
+                bkey, lambda: _compiled(plan, rows.shape, request.dtype, request.out_dtype, rows.rows)
+            )(words)
         if isinstance(src, Native):
             words = src.generator.uniform_full_int([n * per], dtype=tf.uint32)
         else:
@@ -279,6 +315,29 @@ class TensorflowBackend(Backend):
         return tf.constant(np.asarray(a), dtype=dtype)
 
 
+#: up to this many far-apart rows are drawn by TF's Philox kernel one row each
+_ROWS_BY_KERNEL = 64
+
+
+def _host_xp() -> Any:
+    """NumPy as an Array API namespace (through array-api-compat before NumPy 2.1)."""
+    if hasattr(np, "astype"):
+        return np
+    import array_api_compat.numpy as anp
+
+    return anp
+
+
+def _on_host() -> bool:
+    """Eager execution with no GPU visible: tensors are made on the CPU, from host memory."""
+    return tf.executing_eagerly() and not _gpus()
+
+
+@functools.cache
+def _gpus() -> bool:
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def _kernel(key: Any, stream: int, start: int, length: int) -> Any:
     """Words ``[start, start + length)``: counter = (start's block, stream id), then slice."""
     off, block = start & 3, start >> 2
@@ -290,10 +349,10 @@ def _kernel(key: Any, stream: int, start: int, length: int) -> Any:
     return w[off:] if off else w
 
 
-_COMPILED: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
+_COMPILED: OrderedDict[Any, Callable[..., Any]] = OrderedDict()
 
 
-def _cached(key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+def _cached(key: Any, make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
     fn = _COMPILED.get(key)
     if fn is None:
         fn = _COMPILED[key] = make()
@@ -303,7 +362,9 @@ def _cached(key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> Cal
     return fn
 
 
-def _compiled(plan: Elementwise, dims: tuple[int, ...], work: Any, out: Any) -> Callable[..., Any]:
+def _compiled(
+    plan: Elementwise, dims: tuple[int, ...], work: Any, out: Any, rows: int = 1
+) -> Callable[..., Any]:
     """The core's words-to-values transform, XLA-compiled: one fused pass.
 
     Both streams feed it words, so the same compiled function serves every seed. The
@@ -312,7 +373,7 @@ def _compiled(plan: Elementwise, dims: tuple[int, ...], work: Any, out: Any) -> 
     """
 
     def run(words: Any) -> Any:
-        return values_from_words(BACKEND, plan, tf.reshape(words, (1, -1)), dims, work, out)
+        return values_from_words(BACKEND, plan, tf.reshape(words, (rows, -1)), dims, work, out)
 
     fn: Callable[..., Any] = tf.function(run, jit_compile=True, autograph=False)
     return fn

@@ -67,6 +67,9 @@ class Backend:
     negative_steps: ClassVar[bool] = True
     #: how error messages name this framework's generator
     generator_hint: ClassVar[str] = "the framework's own generator"
+    #: whole tensors also take the compiled CPU kernel where ``host_view`` allows it (False:
+    #: only blocks do, and whole tensors keep the backend's own ``fused`` route)
+    kernel_whole: ClassVar[bool] = True
 
     @property
     def xp(self) -> Any:

@@ -139,7 +139,18 @@ def _compiled_fill(req: Request, view: Any, job: tuple[str, tuple[float, ...], P
 
     rows = req.rows()
     kind, params, src = job
-    kernel.fill(view, kind, params, src.seed, src.stream, rows.starts, rows.length)
+    if rows.grid == ():  # one row: the whole tensor, or a contiguous run of it
+        kernel.fill(view, kind, params, src.seed, src.stream, [rows.first], rows.length)
+        return
+    flat = view.reshape(-1)
+    for a, b in rows.pieces(_ROWS_AT_ONCE * rows.length if rows.length < 64 else 4 * kernel.THREAD_MIN):
+        # many rows: their starts are made a group at a time, so memory stays near the block
+        part = flat[a * rows.length : b * rows.length]
+        kernel.fill(part, kind, params, src.seed, src.stream, rows.row_starts(a, b), rows.length)
+
+
+#: row starts made at once for a block of short rows (8 bytes each)
+_ROWS_AT_ONCE = 1 << 16
 
 
 @functools.cache
@@ -169,7 +180,7 @@ def _compiled_into(req: Request, out: Any) -> bool:
 
 def _compiled_new(req: Request) -> Any | None:
     """A new array filled by the kernel (half precisions: drawn in float32, then cast)."""
-    job = _kernel_job(req)
+    job = _kernel_job(req) if req.block is not None or req.backend.kernel_whole else None
     if job is None or req.device not in (None, "cpu"):
         return None
     be = req.backend
@@ -299,6 +310,16 @@ def reference(req: Request) -> Any:
                 return be.finalize(z, out_dtype, device)
             f = be.fence or _same
             return be.finalize(f(plan.std * z) + plan.mean, out_dtype, device)
+    if req.block is not None and be.mutable and n > be.chunk and isinstance(src, Portable):
+        # a large block, a group of rows at a time: peak memory stays near the block
+        out = be.empty(n, out_dtype, device)
+        length = rows.length
+        for a, b in rows.pieces(be.chunk):
+            starts = [int(v) for v in rows.row_starts(a, b)]
+            u = xp.reshape(portable_uniform(be, src, starts, length, dtype, device), ((b - a) * length,))
+            x = plan.transform(xp, u, eager=eager, fence=be.fence)
+            out[a * length : b * length] = xp.astype(x, out_dtype, copy=False)
+        return xp.reshape(out, block)
     if req.block is None and be.mutable and n > be.chunk:
         # chunk by chunk: temporaries stay in cache and peak memory stays near the output
         out = be.empty(n, out_dtype, device)

@@ -81,13 +81,41 @@ class Block:
     """
 
     shape: tuple[int, ...]
-    starts: tuple[int, ...]
+    #: the flat start of row 0, and ``(count, step)`` per leading axis: row ``(i_0, i_1, ...)``
+    #: (C order) starts at ``first + sum(i_k * step_k)``; rows are never stored one by one
+    first: int
+    grid: tuple[tuple[int, int], ...]
     length: int
     index: Index
 
     @property
     def size(self) -> int:
         return math.prod(self.shape)
+
+    @property
+    def rows(self) -> int:
+        """How many rows of ``length`` elements the block has."""
+        return math.prod(c for c, _ in self.grid) if self.size else 0
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """Every row's flat start (built on each call: large blocks use :meth:`row_starts`)."""
+        return tuple(int(v) for v in self.row_starts(0, self.rows))
+
+    def row_starts(self, a: int, b: int) -> np.ndarray:
+        """The flat starts of rows ``[a, b)``, as int64."""
+        r = np.arange(a, b, dtype=np.int64)
+        out = np.full(r.shape, self.first, dtype=np.int64)
+        for count, step in reversed(self.grid):
+            r, i = np.divmod(r, count)
+            if step:
+                out += i * step
+        return out
+
+    def pieces(self, most: int) -> list[tuple[int, int]]:
+        """Row ranges ``[a, b)`` of at most ``most`` elements each (at least one row)."""
+        per = max(1, most // max(self.length, 1))
+        return [(a, min(a + per, self.rows)) for a in range(0, self.rows, per)]
 
 
 def _bound(v: Any, dim: int, ax: int, ix: slice, what: str) -> int:
@@ -159,22 +187,19 @@ def block_of(shape: tuple[int, ...], index: Any) -> Block:
     strides = [math.prod(shape[i + 1 :]) for i in range(len(shape))]
     contiguous_last = len(shape) > 0 and ranges[-1].step == 1
     lead = ranges[:-1] if contiguous_last else ranges
-    starts = np.zeros((1,), dtype=np.int64)
-    for r, s in zip(lead, strides, strict=False):
-        starts = (starts[:, None] + np.asarray(r, dtype=np.int64)[None, :] * s).reshape(-1)
+    first = sum(r.start * s for r, s in zip(lead, strides, strict=False))
+    grid = tuple((len(r), r.step * s) for r, s in zip(lead, strides, strict=False))
     if contiguous_last:
-        starts = starts + ranges[-1].start
+        first += ranges[-1].start
         length = len(ranges[-1])
     else:
         length = 1
-    if math.prod(block_shape) == 0:
-        starts = np.zeros((0,), dtype=np.int64)
-    return Block(block_shape, tuple(int(s) for s in starts), length, tuple(norm))
+    return Block(block_shape, first, grid, length, tuple(norm))
 
 
 def whole(shape: tuple[int, ...]) -> Block:
     """The block that is the whole tensor."""
-    return Block(shape, (0,) if math.prod(shape) else (), math.prod(shape), ())
+    return Block(shape, 0, (), math.prod(shape), ())
 
 
 # --------------------------------------------------------------------------- sources

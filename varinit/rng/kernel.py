@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import itertools
 import math
 import operator
 import os
@@ -506,12 +507,22 @@ def fill(
     if n == 1:
         run(0, total)
         return
-    step = -(-total // n // 1024) * 1024  # parts on 1024-element boundaries
+    # 4 parts per thread on 1024-element boundaries, taken by whichever thread is free: on a
+    # CPU another process keeps busy, a slowed thread takes fewer parts (nobody spins)
+    step = max(1024, -(-total // (4 * n) // 1024) * 1024)
     parts = [(a, min(step, total - a)) for a in range(0, total, step)]
+    ticket = itertools.count()  # next() is atomic under the GIL
+
+    def work() -> None:
+        for i in iter(ticket.__next__, None):
+            if i >= len(parts):
+                return
+            run(*parts[i])
+
     pool = _executor()
-    futures: list[Future[None]] = [pool.submit(run, a, c) for a, c in parts[1:]]
+    futures: list[Future[None]] = [pool.submit(work) for _ in range(n - 1)]
     try:
-        run(*parts[0])
+        work()
     finally:
         for f in futures:
             f.result()
