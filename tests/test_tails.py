@@ -230,8 +230,8 @@ def test_every_other_interval_keeps_its_bits(a: float, b: float) -> None:
         (-1e-3, 1e-3, "narrow", "linear"),
         (0.0, 1e-6, "narrow", "linear"),
         (-1e-12, 1e-12, "narrow", "narrow"),
-        (1.2, 1.2001, "narrow", "linear"),
-        (1.5, 1.5001, "linear", "linear"),  # Phi(-1.5) = 0.067: p's grid is fine there
+        (0.6, 0.6001, "narrow", "linear"),  # Phi(-0.6) = 0.27: q's grid is finer than p's
+        (1.2, 1.2001, "linear", "linear"),  # Phi(-1.2) = 0.12: p's grid is finer than q's
     ],
 )
 def test_regimes(a: float, b: float, f32: str, f64: str) -> None:

@@ -309,7 +309,9 @@ def log_ndtr(x: float) -> float:
 #: the truncated normal is drawn for intervals that come within this many sigma of the mean
 #: (AS 241's far rational is accurate to ~2e-7 (PPND7) / 2e-15 (PPND16) out to 40 sigma)
 TAIL_LIMIT = 40.0
-#: the narrow regime: both bounds central and Phi(hi) - Phi(lo) below this (float32, float64)
+#: the narrow regime: Phi(lo), Phi(hi) in [1/4, 3/4] and Phi(hi) - Phi(lo) below this (float32,
+#: float64); the linear map's p then takes fewer than 2**15 values (its spacing there is
+#: 2**-25 / 2**-54 or more), while q = p - 1/2 has a finer grid than p throughout
 _NARROW = (2.0**-10, 2.0**-39)
 
 
@@ -367,9 +369,10 @@ def truncation(lo: float, hi: float, wide: bool) -> Truncation:
     - ``"log"`` where the linear map would meet a subnormal number (float32 beyond about
       10 sigma, float64 beyond about 36): ``log p = log Phi(hi) + log(rho + (1 - rho) u)``,
       ``rho = Phi(lo) / Phi(hi)``, all in log space;
-    - ``"narrow"`` where both bounds are central (``|Phi - 1/2| <= 0.425``) and
-      ``Phi(hi) - Phi(lo) < 2**-10`` (float32) / ``2**-39`` (float64): the grid of ``p``
-      near 1/2 would give fewer than 2**17 distinct values, so ``q = p - 1/2`` is drawn;
+    - ``"narrow"`` where ``1/4 <= Phi(lo)``, ``Phi(hi) <= 3/4`` (there ``q = p - 1/2`` has a
+      finer grid than ``p``) and ``Phi(hi) - Phi(lo) < 2**-10`` (float32) / ``2**-39``
+      (float64): the grid of ``p`` would give fewer than 2**15 distinct values, so ``q`` is
+      drawn;
     - ``"linear"`` otherwise (every other interval, bit for bit as before):
       ``p = Phi(lo) + (Phi(hi) - Phi(lo)) u``.
 
@@ -393,7 +396,7 @@ def _truncation(lo: float, hi: float, wide: bool, *signs: float) -> Truncation:
         lb = log_ndtr(hi)
         d = log_ndtr(lo) - lb  # log rho
         return Truncation("log", flip, cl, ch, -math.expm1(d), math.exp(d), lb)
-    if pa >= 0.5 - _SPLIT1 and pb <= 0.5 + _SPLIT1 and pb - pa < _NARROW[wide]:
+    if pa >= 0.25 and pb <= 0.75 and pb - pa < _NARROW[wide]:
         qa, qb = (0.5 * math.erf(x / math.sqrt(2.0)) for x in (lo, hi))
         return Truncation("narrow", flip, cl, ch, qb - qa, qa)
     return Truncation("linear", flip, cl, ch, pb - pa, pa, pmax=pb)
