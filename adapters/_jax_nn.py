@@ -452,7 +452,7 @@ def orthogonal(scale: Any = 1.0, column_axis: int = -1, dtype: Any = None) -> Ja
     >>> import jax, numpy as np
     >>> from varinit.adapters.jax import orthogonal
     >>> q = np.asarray(orthogonal(column_axis=0)(jax.random.key(0), (4, 6)))
-    >>> np.allclose(q.T @ q, np.eye(4), atol=1e-5)
+    >>> np.allclose(q @ q.T, np.eye(4), atol=1e-5)  # orthonormal along axis 0
     True
     """
 
