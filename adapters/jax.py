@@ -330,8 +330,26 @@ class JaxBackend(Backend):
         if rows.size == 0:
             return None
         per = 2 if request.dtype == np.float64 else 1
-        lo, hi = _split_starts([s * per for s in rows.starts])
         k0, k1 = _seed_words(src.seed)
+        if rows.rows > _GRID_ROWS and rows.rows < 1 << 32:
+            # many rows (a column of a wide tensor): their starts are made inside the kernel
+            # from the block's grid, never as arrays of their own on the host
+            counts = tuple(c for c, _ in rows.grid)
+            steps = tuple(st & _MASK64 for _, st in rows.grid)
+            grid = _grid_kernel(
+                plan,
+                src.stream,
+                rows.shape,
+                counts,
+                steps,
+                rows.length,
+                per,
+                request.dtype,
+                request.out_dtype,
+            )
+            x = grid(k0, k1, np.uint32(rows.first & _MASK), np.uint32(rows.first >> 32))
+            return x if request.device is None else jax.device_put(x, _device(request.device))
+        lo, hi = _split_starts([s * per for s in rows.starts])
         kernel = _block_kernel(
             plan, src.stream, rows.shape, rows.length * per, request.dtype, request.out_dtype
         )
@@ -542,5 +560,57 @@ def _native_kernel(p: Elementwise, shape: tuple[int, ...], work: Any, out: Any) 
         w = jax.random.bits(key, (math.prod(shape) * per,), jnp.uint32)
         u = uniform_from_words(jnp, w, work)
         return jnp.reshape(p.transform(jnp, u, fence=JaxBackend.fence), shape).astype(out)
+
+    return kernel  # type: ignore[no-any-return]
+
+
+#: blocks with more rows than this make their row starts inside the kernel (:func:`_grid_kernel`)
+_GRID_ROWS = 1 << 12
+_MASK64 = (1 << 64) - 1
+
+
+def _add64(a: tuple[Any, Any], b: tuple[Any, Any]) -> tuple[Any, Any]:
+    """(hi, lo) + (hi, lo) modulo 2**64, on uint32 halves."""
+    lo = a[1] + b[1]
+    return a[0] + b[0] + (lo < a[1]).astype(jnp.uint32), lo
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_kernel(
+    p: Elementwise,
+    stream: int,
+    block: tuple[int, ...],
+    counts: tuple[int, ...],
+    steps: tuple[int, ...],
+    length: int,
+    per: int,
+    work: Any,
+    out: Any,
+) -> Callable[..., Any]:
+    """A jitted kernel for a block of many rows: row ``(i_0, i_1, ...)`` starts at element
+    ``first + sum(i_k * steps_k)`` (modulo 2**64; a negative step is its two's complement),
+    computed on uint32 halves in the kernel. ``first`` is traced, so every shard of a tensor
+    shares one compiled kernel."""
+    nrows = math.prod(counts)
+
+    @jax.jit
+    def kernel(k0: Any, k1: Any, first_lo: Any, first_hi: Any) -> Any:
+        r = lax.iota(jnp.uint32, nrows)
+        start: tuple[Any, Any] = (
+            jnp.full((nrows,), first_hi, jnp.uint32),
+            jnp.full((nrows,), first_lo, jnp.uint32),
+        )
+        div = 1
+        for count, step in zip(reversed(counts), reversed(steps), strict=True):
+            i = (r // np.uint32(div)) % np.uint32(count) if div > 1 else r % np.uint32(count)
+            div *= count
+            hi, lo = _mulhilo(step & _MASK, i)  # i * low half of the step, exactly
+            start = _add64(start, (hi + i * np.uint32(step >> 32), lo))
+        hi, lo = start
+        if per == 2:  # float64: two words per element
+            hi, lo = (hi << 1) | (lo >> 31), lo << 1
+        w = stream_words((k0, k1), stream, lo, hi, length * per)
+        u = uniform_from_words(jnp, w, work)
+        return jnp.reshape(p.transform(jnp, u, fence=JaxBackend.fence), block).astype(out)
 
     return kernel  # type: ignore[no-any-return]

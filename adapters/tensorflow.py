@@ -124,6 +124,8 @@ class TFNamespace:
 
     @staticmethod
     def reshape(x: Any, shape: Sequence[int]) -> Any:
+        if isinstance(x, np.ndarray):  # the compiled kernel's buffer, before finalize wraps it
+            return x.reshape(tuple(shape))
         return tf.reshape(x, list(shape))
 
     @staticmethod
@@ -260,15 +262,17 @@ class TensorflowBackend(Backend):
         ]
         return tf.constant(np.concatenate(parts) if len(parts) > 1 else parts[0])
 
-    #: whole tensors keep the compiled XLA route below; blocks (``index=``) take the compiled
-    #: CPU kernel when eager on a host without GPUs, into a NumPy buffer the tensor is made
-    #: from (no per-row TF ops, and no XLA compile for each block shape)
-    kernel_whole = False
-
+    # Eager draws on a host without GPUs take the compiled CPU kernel, into an aligned NumPy
+    # buffer the tensor then wraps without a copy (DLPack): no per-row TF ops for blocks, no
+    # XLA compile for each new shape, and no memory beyond the output. Inside tf.function,
+    # on GPUs and without the kernel, the compiled XLA route below draws instead.
     def empty(self, n: int, dtype: Any, device: Any) -> Any:
         if device not in (None, "cpu", "CPU") or not _on_host():
             return None
-        return np.empty((n,), dtype=tf.as_dtype(dtype).as_numpy_dtype)
+        dt = np.dtype(tf.as_dtype(dtype).as_numpy_dtype)
+        raw = np.empty(n * dt.itemsize + 64, np.uint8)
+        at = -raw.ctypes.data % 64  # TF's own alignment: a tensor can wrap the memory as is
+        return raw[at : at + n * dt.itemsize].view(dt)
 
     def host_view(self, x: Any) -> Any | None:
         return x if isinstance(x, np.ndarray) else None
@@ -305,6 +309,8 @@ class TensorflowBackend(Backend):
         return getattr(x, "device", None)
 
     def finalize(self, x: Any, dtype: Any, device: Any) -> Any:
+        if isinstance(x, np.ndarray):  # the kernel's buffer
+            x = _wrap(x)
         x = x if x.dtype == dtype else tf.cast(x, dtype)
         if device is not None:
             with tf.device(device):
@@ -317,6 +323,14 @@ class TensorflowBackend(Backend):
 
 #: up to this many far-apart rows are drawn by TF's Philox kernel one row each
 _ROWS_BY_KERNEL = 64
+
+
+def _wrap(a: np.ndarray) -> Any:
+    """A tensor on ``a``'s memory (DLPack; TF keeps ``a`` alive), or a copy where TF cannot."""
+    try:
+        return tf.experimental.dlpack.from_dlpack(a.__dlpack__())
+    except (AttributeError, TypeError, ValueError, tf.errors.InvalidArgumentError):
+        return tf.convert_to_tensor(a)
 
 
 def _host_xp() -> Any:

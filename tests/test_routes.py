@@ -114,3 +114,60 @@ def test_tensorflow_blocks_on_every_route(monkeypatch: pytest.MonkeyPatch, route
         "he_normal", SHAPE, seed=3, stream=4, layout="out_in", backend="tensorflow", index=index
     )
     assert np.array_equal(got.numpy(), whole[index])
+
+
+@pytest.mark.tensorflow
+@needs_kernel
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_tensorflow_eager_draws_take_the_kernel_without_a_copy(dtype: str) -> None:
+    """Eager on the host: the kernel's buffer becomes the tensor (no XLA compile, no copy);
+    the tensor keeps its values after every other reference to the buffer is gone."""
+    import gc
+
+    import tensorflow as tf
+    from varinit.adapters import tensorflow as vtf
+
+    vtf._COMPILED.clear()
+    shape = (600, 520)  # above compile_min: the XLA route would compile
+    got = varinit.init("he_normal", shape, seed=8, dtype=dtype, backend="tensorflow")
+    assert len(vtf._COMPILED) == 0
+    gc.collect()
+    want = varinit.init("he_normal", shape, seed=8, dtype="float32" if dtype == "bfloat16" else dtype)
+    ref = tf.cast(tf.constant(want), dtype).numpy() if dtype == "bfloat16" else want
+    assert got.dtype.name == dtype and np.array_equal(got.numpy(), ref)
+    inside = tf.function(lambda: varinit.init("he_normal", shape, seed=8, dtype=dtype, backend="tensorflow"))
+    assert np.array_equal(inside().numpy(), got.numpy())  # graph mode: the XLA route, same bits
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("index", [*INDICES, (slice(None, None, -1), slice(22, 3, -5), slice(10, 0, -3))])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_jax_blocks_of_many_rows_make_their_starts_in_the_kernel(
+    monkeypatch: pytest.MonkeyPatch, index: Any, dtype: str
+) -> None:
+    import jax
+    from varinit.adapters import jax as vj
+
+    monkeypatch.setattr(vj, "_GRID_ROWS", 1)
+    was = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", dtype == "float64" or was)  # JAX draws float64 only with x64
+    try:
+        whole = varinit.init("he_normal", SHAPE, seed=2**64 - 1, stream=4, dtype=dtype)
+        kw: dict[str, Any] = {"seed": 2**64 - 1, "stream": 4, "dtype": dtype, "index": index}
+        got = np.asarray(varinit.init("he_normal", SHAPE, backend="jax", **kw))
+        assert got.dtype == np.dtype(dtype) and np.array_equal(got, whole[index])
+    finally:
+        jax.config.update("jax_enable_x64", was)
+
+
+@pytest.mark.jax
+def test_jax_grid_starts_past_element_2_32() -> None:
+    """Rows of a 2**34-element tensor, starts beyond 2**32: the in-kernel 64-bit sums."""
+    from varinit.rng.philox import reference_uniforms
+
+    shape = (1 << 17, 1 << 17)
+    got = np.asarray(
+        varinit.init("uniform", shape, seed=5, backend="jax", index=(slice(None), 3), low=0.0, high=1.0)
+    )
+    for r in (0, 1, 40_000, (1 << 17) - 1):
+        assert got[r] == np.float32(reference_uniforms(5, 0, r * (1 << 17) + 3, 1, "float32")[0])

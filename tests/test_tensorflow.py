@@ -122,9 +122,13 @@ def test_portable_values_match_numpy(scheme: str, dtype: str, shape: tuple[int, 
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_generic_init_takes_the_compiled_route(dtype: str) -> None:
-    # varinit.init(backend="tensorflow") on a large tensor goes through Backend.draw to the
-    # same cached XLA function as initializer(): equal values, and a shared cache entry
+def test_generic_init_takes_the_compiled_route(dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # where the compiled XLA route draws (inside tf.function, on GPUs, without the CPU kernel:
+    # here the kernel is switched off), varinit.init(backend="tensorflow") on a large tensor
+    # goes to the same cached XLA function as initializer(): equal values, a shared cache entry
+    from varinit.core import executor
+
+    monkeypatch.setattr(executor, "kernel_available", lambda: False)
     shape = (1024, 520)
     vtf._COMPILED.clear()
     a = varinit.init("he_normal", shape, seed=23, dtype=dtype, backend="tensorflow")
