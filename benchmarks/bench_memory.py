@@ -5,7 +5,7 @@ Each case runs in a fresh process: it imports, draws a small block of the same k
 block, and reads the peak again. Extra = (peak growth - the block's bytes) / the block's bytes.
 Nothing is asserted.
 
-    python benchmarks/bench_memory.py [--mib 64] [--only numpy,torch,jax,tensorflow]
+    python benchmarks/bench_memory.py [--mib 64] [--only numpy,torch,jax,jax-key,tensorflow]
 """
 
 from __future__ import annotations
@@ -45,6 +45,13 @@ def draw(side):
         from varinit.adapters.torch import init_
         if index is None:
             return init_(torch.empty(shape), "he_normal", seed=0)
+    if backend == "jax-key":  # what Flax runs: the initializer with a key, whole tensors only
+        import jax
+        from varinit.adapters.jax import initializer
+        x = initializer("he_normal")(jax.random.key(0), shape) if index is None else None
+        if x is None:
+            raise SystemExit("blocks take int seeds")
+        return x.block_until_ready()
     x = varinit.init("he_normal", shape, seed=0, backend=backend, index=index)
     if backend == "jax":
         x.block_until_ready()
@@ -63,12 +70,12 @@ print(json.dumps({"extra": (after - before - nbytes) / nbytes, "block": list(x.s
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--mib", type=int, default=64)
-    ap.add_argument("--only", default="numpy,torch,jax,tensorflow")
+    ap.add_argument("--only", default="numpy,torch,jax,jax-key,tensorflow")
     args = ap.parse_args()
     n = args.mib << 20
     print(f"peak extra memory / block, he_normal float32, seed=0, blocks of about {args.mib} MiB")
     for backend in args.only.split(","):
-        for label, kind in CASES:
+        for label, kind in CASES[:1] if backend == "jax-key" else CASES:
             r = subprocess.run(
                 [sys.executable, "-c", CHILD, backend, kind or "whole", str(n)],
                 capture_output=True,
