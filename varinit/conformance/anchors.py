@@ -144,6 +144,25 @@ def _jax(fn: str, **kw: Any) -> Callable[[tuple[int, ...], int], np.ndarray]:
 
 D = (DENSE,)
 C = (CONV,)
+
+
+def _recipe(fn: str, out_in: bool, **kw: Any) -> Callable[[tuple[int, ...], int], np.ndarray]:
+    """A literal NumPy recipe drawn in its own layout, returned in ``in_out``."""
+
+    def draw(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        from . import recipes
+
+        rng = np.random.default_rng(seed)
+        recipe = getattr(recipes, fn)
+        if out_in:
+            return _from_out_in(recipe(_to_out_in(shape), rng, **kw))
+        return np.asarray(recipe(shape, rng, **kw))
+
+    return draw
+
+
+DC = (DENSE, CONV)  # recipe anchors: a dense and a conv shape
+
 ANCHORS: tuple[Anchor, ...] = (
     # torch.nn.init
     Anchor(
@@ -316,6 +335,56 @@ ANCHORS: tuple[Anchor, ...] = (
         {},
         False,
         ((3, 3, 64, 128),),
+    ),
+    # literal recipes in NumPy (varinit/conformance/recipes.py): Caffe, TF1 contrib, tutorials
+    Anchor(
+        "caffe.XavierFiller", "lecun_uniform", "numpy", _recipe("caffe_xavier_filler", True), {}, False, DC
+    ),
+    Anchor(
+        "caffe.XavierFiller(variance_norm=AVERAGE)",
+        "lecun_uniform",
+        "numpy",
+        _recipe("caffe_xavier_filler", True, variance_norm="AVERAGE"),
+        {"mode": "fan_avg"},
+        False,
+        DC,
+    ),
+    Anchor("caffe.MSRAFiller", "kaiming_normal", "numpy", _recipe("caffe_msra_filler", True), {}, False, DC),
+    Anchor(
+        "caffe.MSRAFiller(variance_norm=FAN_OUT)",
+        "kaiming_normal",
+        "numpy",
+        _recipe("caffe_msra_filler", True, variance_norm="FAN_OUT"),
+        {"mode": "fan_out"},
+        False,
+        DC,
+    ),
+    Anchor(
+        "tf.contrib.layers.xavier_initializer(uniform=True)",
+        "glorot_uniform",
+        "numpy",
+        _recipe("tf1_xavier_initializer", False, uniform=True),
+        {},
+        False,
+        DC,
+    ),
+    Anchor(
+        "tf.contrib.layers.xavier_initializer(uniform=False)",
+        "tf1_xavier_normal",
+        "numpy",
+        _recipe("tf1_xavier_initializer", False, uniform=False),
+        {},
+        False,
+        DC,
+    ),
+    Anchor(
+        "recipe.numpy_lecun_normal",
+        "lecun_normal_untruncated",
+        "numpy",
+        _recipe("numpy_lecun_normal", True),
+        {},
+        False,
+        DC,
     ),
 )
 
