@@ -28,7 +28,7 @@ from varinit.theory.gains import second_moment
         ("swish", "he_"),
         ("tanh", "glorot_"),
         ("selu", "lecun_normal"),
-        ("linear", "lecun_"),
+        ("linear", "glorot_"),
         ("Leaky-ReLU", "he_"),
     ],
 )
@@ -44,7 +44,7 @@ def test_recommend_follows_the_table(act: str, prefix: str) -> None:
 
 
 def test_recommend_linear_offers_glorot_and_sigmoid_explains_the_disagreement() -> None:
-    assert any(a.startswith("glorot_") for a in varinit.recommend("linear").alternatives)
+    assert any(a.startswith("lecun_") for a in varinit.recommend("linear").alternatives)
     sig = varinit.recommend("sigmoid")
     names = {sig.scheme, *sig.alternatives}
     assert "kumar_sigmoid" in names and any(n.startswith("glorot_") for n in names)

@@ -70,6 +70,58 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fan_axes(shape: tuple[int, ...], layout: str, fan_kw: dict[str, Any]) -> str:
+    """Which axes made fan_in and fan_out, e.g. ``fan_in = axis 0 (512); fan_out = axis 1 (256)``."""
+    if "fan_in" in fan_kw and "fan_out" in fan_kw:
+        return "fan_in and fan_out given explicitly"
+    nd = len(shape)
+
+    def axes(key: str, default: int) -> list[int]:
+        value = fan_kw.get(key, default)
+        return [a % nd for a in ((value,) if isinstance(value, int) else value)]
+
+    ins = axes("in_axis", nd - 2 if layout == "in_out" else 1)
+    outs = axes("out_axis", nd - 1 if layout == "in_out" else 0)
+    batch = axes("batch_axis", 0) if fan_kw.get("batch_axis") not in (None, ()) else []
+    field = [i for i in range(nd) if i not in (*ins, *outs, *batch)]
+
+    def part(name: str, picked: list[int]) -> str:
+        text = " x ".join(f"axis {i} ({shape[i]})" for i in picked)
+        if field:
+            text += " x receptive field " + " x ".join(f"axis {i} ({shape[i]})" for i in field)
+        return f"{name} = {text}"
+
+    given = " (fan_in given)" if "fan_in" in fan_kw else " (fan_out given)" if "fan_out" in fan_kw else ""
+    return f"{part('fan_in', ins)}; {part('fan_out', outs)}{given}"
+
+
+_LAYOUT_WORDS = {"in_out": "(in, out) / (*kernel, in, out)", "out_in": "(out, in) / (out, in, *kernel)"}
+
+
+def _layout_lines(name: str, shape: tuple[int, ...], layout: str | None, over: dict[str, Any]) -> list[str]:
+    """The fan axes taken for ``shape``, and the other reading when the layout was not given."""
+    from ..core.fans import fans
+
+    fan_kw = {k: v for k, v in over.items() if k in _FAN_KEYS}
+    used = layout or "in_out"
+    how = "--layout" if layout else "default --layout"
+    try:
+        fans(shape, used, **fan_kw)
+    except ValueError:
+        return []
+    lines = [f"  fan axes:    {_fan_axes(shape, used, fan_kw)}  [{how} {used}: {_LAYOUT_WORDS[used]}]"]
+    if layout is None and len(shape) == 2 and not fan_kw:
+        here = _std(name, shape, layout="in_out", **over)
+        other = _std(name, shape, layout="out_in", **over)
+        if not math.isclose(here, other, rel_tol=1e-12):
+            fi, _ = fans(shape, "out_in")
+            lines.append(
+                f"  note:        read as (out, in), the NumPy/torch form, fan_in would be {fi} and "
+                f"std {other:.6g}: pass --layout out_in for such a weight"
+            )
+    return lines
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     over = _overrides(args.set)
     s = get(args.name, **{k: v for k, v in over.items() if k not in _FAN_KEYS})
@@ -83,12 +135,15 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.shape is not None:
         from ..core.fans import fans
 
-        _, p = _plan(s, args.shape, layout=args.layout, **{k: v for k, v in over.items() if k in _FAN_KEYS})
+        layout = args.layout or "in_out"
+        _, p = _plan(s, args.shape, layout=layout, **{k: v for k, v in over.items() if k in _FAN_KEYS})
         try:
-            fi, fo = fans(args.shape, args.layout, **{k: v for k, v in over.items() if k in _FAN_KEYS})
-            print(f"  shape:       {args.shape} ({args.layout}): fan_in={fi}, fan_out={fo}")
+            fi, fo = fans(args.shape, layout, **{k: v for k, v in over.items() if k in _FAN_KEYS})
+            print(f"  shape:       {args.shape} ({layout}): fan_in={fi}, fan_out={fo}")
         except ValueError:
-            print(f"  shape:       {args.shape} ({args.layout})")
+            print(f"  shape:       {args.shape} ({layout})")
+        for line in _layout_lines(args.name, args.shape, args.layout, over):
+            print(line)
         print(f"  draws:       {p.describe()}")
         print(f"  std:         {p.sample_std(args.shape):.6g}")
     return 0
@@ -101,13 +156,16 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     over = _overrides(args.set)
     seed = args.seed
     t = time.perf_counter()
+    layout = args.layout or "in_out"
     x = _api.init(
-        args.name, args.shape, backend=args.backend, seed=seed, dtype=args.dtype, layout=args.layout, **over
+        args.name, args.shape, backend=args.backend, seed=seed, dtype=args.dtype, layout=layout, **over
     )
     dt = time.perf_counter() - t
     a = to_numpy(x)
-    expected = _std(args.name, args.shape, layout=args.layout, **over)
+    expected = _std(args.name, args.shape, layout=layout, **over)
     print(f"{get(args.name).name} {args.shape} on {args.backend} ({x.dtype}), seed={seed}, {dt * 1e3:.1f} ms")
+    for line in _layout_lines(args.name, args.shape, args.layout, over):
+        print(line)
     if a.size:
         print(
             f"  mean {a.mean():+.6g}   std {a.std():.6g} (expected {expected:.6g}, "
@@ -164,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("show", help="formula, std for a shape, anchors and reference")
     sp.add_argument("name")
     sp.add_argument("--shape", type=_shape)
-    sp.add_argument("--layout", default="in_out", choices=("in_out", "out_in"))
+    sp.add_argument("--layout", default=None, choices=("in_out", "out_in"), help="default: in_out")
     sp.add_argument(
         "--set",
         action="append",
@@ -180,7 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", default="numpy", choices=tuple(BACKENDS))
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--dtype", default=None)
-    sp.add_argument("--layout", default="in_out", choices=("in_out", "out_in"))
+    sp.add_argument("--layout", default=None, choices=("in_out", "out_in"), help="default: in_out")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     sp.set_defaults(func=_cmd_sample)
 

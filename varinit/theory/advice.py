@@ -1,11 +1,14 @@
-"""Which scheme suits an activation: read from the table's ``activations`` column.
+"""Which scheme suits an activation: the textbook pairings, then the table's ``activations`` column.
 
-The candidates for an activation are the rows that list it. They are ranked by a rule,
-not by a second table: shape-agnostic variance-scaling rows first, then the row derived
-for the fewest activations (a rule made for this activation beats a general one), then
-the Keras/JAX truncated normal before the plain normal and the uniform, then table
+The textbook pairings (:data:`PAIRINGS`: Glorot for linear, tanh, logistic and softmax; He
+for ReLU and its variants; LeCun for SELU; Kumar's rule for the sigmoid) decide first, and
+the advice cites the rule. Any other activation gets the rows that list it, ranked by a
+rule, not by a second table: shape-agnostic variance-scaling rows first, then the row
+derived for the fewest activations (a rule made for this activation beats a general one),
+then the Keras/JAX truncated normal before the plain normal and the uniform, then table
 order. Activations that no row lists but that varinit can evaluate (or any callable)
 get advice computed from their second moment (:func:`varinit.gain`, ``method="moment"``).
+Every piece of advice carries a copy-paste call for NumPy, torch, Keras and JAX.
 """
 
 from __future__ import annotations
@@ -18,7 +21,87 @@ from typing import Any
 
 from ..core.table import Scheme, get, schemes
 
-__all__ = ["Advice", "recommend"]
+__all__ = ["PAIRINGS", "Advice", "Pairing", "calls", "pairing", "recommend"]
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """One textbook pairing: the rule for these activations, the row that implements it."""
+
+    rule: str
+    activations: tuple[str, ...]
+    scheme: str
+    citation: str
+
+
+# The textbook pairing table. Names are matched as written (after case/"-"/" " folding), so
+# "logistic" keeps Glorot & Bengio's pairing while "sigmoid" gets Kumar's; the note on both
+# says where the two disagree.
+PAIRINGS: tuple[Pairing, ...] = (
+    Pairing(
+        "Glorot",
+        ("linear", "tanh", "logistic", "softmax"),
+        "glorot_normal",
+        "Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward neural "
+        "networks: Var(w) = 2 / (fan_in + fan_out) for units that are linear near 0",
+    ),
+    Pairing(
+        "He",
+        ("relu", "leaky_relu", "elu", "gelu", "silu", "swish", "mish"),
+        "he_normal",
+        "He et al. 2015, Delving Deep into Rectifiers: Var(w) = 2 / fan_in for ReLU and its variants",
+    ),
+    Pairing(
+        "LeCun",
+        ("selu",),
+        "lecun_normal",
+        "LeCun et al. 1998, Efficient BackProp; Klambauer et al. 2017, Self-Normalizing Neural "
+        "Networks: Var(w) = 1 / fan_in",
+    ),
+    Pairing(
+        "Kumar",
+        ("sigmoid",),
+        "kumar_sigmoid",
+        "Kumar 2017, On weight initialization in deep neural networks: "
+        "Var(w) = 1 / (fan_in g'(0)^2 (1 + g(0)^2)) = 12.8 / fan_in for the sigmoid",
+    ),
+)
+
+
+def pairing(activation: str) -> Pairing | None:
+    """The textbook pairing for an activation name, or ``None``.
+
+    >>> from varinit.theory.advice import pairing
+    >>> pairing("ReLU").rule, pairing("logistic").rule, pairing("sigmoid").rule
+    ('He', 'Glorot', 'Kumar')
+    """
+    key = activation.strip().lower().replace("-", "_").replace(" ", "_")
+    key = {"identity": "linear"}.get(key, key)
+    return next((p for p in PAIRINGS if key in p.activations), None)
+
+
+def _call_args(scheme: str, overrides: Mapping[str, float]) -> str:
+    return "".join([f'"{scheme}"', *(f", {k}={v!r}" for k, v in overrides.items())])
+
+
+def calls(scheme: str, overrides: Mapping[str, float] | None = None) -> dict[str, str]:
+    """Copy-paste calls for ``scheme`` in NumPy, torch, Keras and JAX (each imports what it uses).
+
+    >>> from varinit.theory.advice import calls
+    >>> print(calls("he_normal")["torch"])
+    import varinit.adapters.torch; varinit.adapters.torch.init_(layer.weight, "he_normal")
+    """
+    args = _call_args(scheme, overrides or {})
+    return {
+        "numpy": f"import varinit; w = varinit.init({args}, (fan_in, fan_out), seed=0)"
+        '  # (out, in) weight: add layout="out_in"',
+        "torch": f"import varinit.adapters.torch; varinit.adapters.torch.init_(layer.weight, {args})",
+        "keras": "import keras, varinit.adapters.keras; layer = keras.layers.Dense(units, "
+        f"kernel_initializer=varinit.adapters.keras.Initializer({args}))",
+        "jax": "import jax, varinit.adapters.jax; w = varinit.adapters.jax.initializer("
+        f"{args})(jax.random.key(0), (fan_in, fan_out))",
+    }
+
 
 # Why a scheme suits what it is listed for, keyed by the start of the scheme's name.
 _REASONS: dict[str, str] = {
@@ -66,6 +149,14 @@ _NOTES: dict[str, str] = {
 }
 
 
+_LOGISTIC = (
+    "the classical pairing: Glorot & Bengio (2010) trained logistic-sigmoid networks with "
+    "Var(w) = 2 / (fan_in + fan_out), a rule derived for units that are linear near 0; the "
+    "logistic sigmoid is only up to its offset g(0) = 1/2 and slope g'(0) = 1/4, which is why "
+    "Kumar's rule (varinit.recommend('sigmoid')) differs"
+)
+
+
 @dataclass(frozen=True)
 class Advice:
     """A recommendation: ``varinit.init(advice.scheme, shape, **advice.overrides)``.
@@ -83,9 +174,15 @@ class Advice:
     note: str = ""
     overrides: Mapping[str, float] = field(default_factory=dict)
     computed: bool = False  # True when no table row lists the activation
+    rule: str = ""  # the textbook pairing this follows, with its citation ("" if none)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", MappingProxyType(dict(self.overrides)))
+
+    @property
+    def calls(self) -> dict[str, str]:
+        """Copy-paste calls for NumPy, torch, Keras and JAX, keyed by framework."""
+        return calls(self.scheme, self.overrides)
 
     def __str__(self) -> str:
         over = ", ".join(f"{k}={v:.6g}" for k, v in self.overrides.items())
@@ -97,6 +194,10 @@ class Advice:
             lines.append(f"  alternatives: {', '.join(self.alternatives)}")
         if self.note:
             lines.append(f"  note: {self.note}")
+        if self.rule:
+            lines.insert(1, f"  rule: {self.rule}")
+        lines.append("  copy-paste:")
+        lines.extend(f"    {fw:<6} {code}" for fw, code in self.calls.items())
         return "\n".join(lines)
 
 
@@ -191,6 +292,7 @@ def recommend(activation: str | Callable[[Any], Any]) -> Advice:
     if not isinstance(activation, str):
         raise TypeError(f"activation must be a name (str) or a callable, got {activation!r}")
     table = _table_activations()
+    paired = pairing(activation)
     key = normalize(activation)
     if key not in table:
         # aliases of the evaluator ("swish") may be what the table lists
@@ -204,9 +306,16 @@ def recommend(activation: str | Callable[[Any], Any]) -> Advice:
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         raise ValueError(f"unknown activation {activation!r}{hint}; known: {', '.join(names)}")
     order = schemes()
-    ranked = sorted(table[key], key=_rank(order))
-    best = ranked[0].name
-    return Advice(key, best, _reason(best, key), tuple(s.name for s in ranked[1:]), _NOTES.get(key, ""))
+    ranked = [s.name for s in sorted(table[key], key=_rank(order))]
+    if paired is None:
+        best, rule, label = ranked[0], "", key
+    else:
+        best, rule = paired.scheme, f"{paired.rule} ({paired.citation})"
+        label = activation.strip().lower().replace("-", "_").replace(" ", "_")
+        label = label if label in paired.activations else key
+    alternatives = tuple(n for n in ranked if n != best)
+    reason = _LOGISTIC if label == "logistic" else _reason(best, key)
+    return Advice(label, best, reason, alternatives, _NOTES.get(key, ""), rule=rule)
 
 
 def known_activations() -> list[str]:
