@@ -146,6 +146,9 @@ def _key(seed: Any) -> tuple[int, int]:
 # --------------------------------------------------------------------------- the generic class
 
 
+_LOADS_WITH = "import varinit.adapters.keras before keras.saving.load_model"
+
+
 @_register
 class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
     """Any varinit scheme as a Keras initializer (layout ``in_out``: Keras' own).
@@ -229,11 +232,14 @@ class Initializer(keras.initializers.Initializer):  # type: ignore[misc]
             "seed": self.seed,
             **self.overrides,
             **{k: v for k, v in axes.items() if v is not None},
+            # Keras cannot import varinit by itself when it loads a saved model; when that
+            # import is missing, its error prints this config, and so names the fix
+            "loads_with": _LOADS_WITH,
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Initializer:
-        return cls(**config)
+        return cls(**{k: v for k, v in config.items() if k != "loads_with"})
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.overrides.items())

@@ -550,7 +550,7 @@ def test_saved_models_reload_in_a_new_process(tmp_path: Path) -> None:
     assert all(m.startswith("keras.") for m, _, _ in got)
     assert bare["dropins"]["weights"] == weights["dropins"]
     # the generic Initializer has no Keras counterpart: the error names the module to import
-    assert "varinit.adapters.keras" in bare["generic"]["error"]
+    assert "import varinit.adapters.keras" in bare["generic"]["error"]
 
 
 # --------------------------------------------------------------------------- other backends
