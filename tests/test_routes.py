@@ -171,3 +171,22 @@ def test_jax_grid_starts_past_element_2_32() -> None:
     )
     for r in (0, 1, 40_000, (1 << 17) - 1):
         assert got[r] == np.float32(reference_uniforms(5, 0, r * (1 << 17) + 3, 1, "float32")[0])
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(
+    ("scheme", "shape"),
+    [
+        ("orthogonal", (8, 6)),
+        ("orthogonal", (6, 8)),
+        ("delta_orthogonal", (3, 3, 4, 5)),
+        ("delta_orthogonal", (3, 4, 4)),
+    ],
+)
+def test_structured_draws_need_no_rank_promotion(scheme: str, shape: tuple[int, ...]) -> None:
+    """Code under ``jax_numpy_rank_promotion="raise"`` can call the core directly."""
+    import jax
+
+    with jax.numpy_rank_promotion("raise"):
+        got = np.asarray(varinit.init(scheme, shape, seed=3, backend="jax"))
+    np.testing.assert_allclose(got, varinit.init(scheme, shape, seed=3), atol=1e-5)

@@ -269,7 +269,7 @@ class _Builder:
         q, r = xp.linalg.qr(a)
         d = xp.linalg.diagonal(r) if hasattr(xp.linalg, "diagonal") else xp.diagonal(r)
         ones = xp.ones_like(d)
-        q = q * xp.where(d < 0, -ones, ones)
+        q = q * xp.reshape(xp.where(d < 0, -ones, ones), (1, -1))  # no implicit rank promotion
         return q if rows >= cols else xp.matrix_transpose(q)
 
     def constant(self, a: np.ndarray) -> Any:

@@ -336,6 +336,7 @@ class DeltaOrthogonal(Structured):
         spatial = shape[2:] if _out_in(self.layout) else shape[:-2]
         centre = np.zeros(spatial)
         centre[tuple(s // 2 for s in spatial)] = 1.0
+        q = xp.reshape(q, (1,) * len(spatial) + (cin, cout))  # ranks equal: no implicit promotion
         w = b.constant(centre.reshape((*spatial, 1, 1))) * q  # (*k, in, out)
         if _out_in(self.layout):
             nk = len(spatial)
