@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -364,16 +365,22 @@ def _kernel(key: Any, stream: int, start: int, length: int) -> Any:
 
 
 _COMPILED: OrderedDict[Any, Callable[..., Any]] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
 
 
 def _cached(key: Any, make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
-    fn = _COMPILED.get(key)
-    if fn is None:
-        fn = _COMPILED[key] = make()
-        if len(_COMPILED) > 64:
-            _COMPILED.popitem(last=False)
-    _COMPILED.move_to_end(key)
-    return fn
+    """The compiled function for ``key`` (the 64 most recent are kept). Lookup, insertion
+    and eviction hold a lock, so threads never see an entry vanish between steps; ``make``
+    (tracing is lazy: it only wraps) runs under it too, so a key is made once."""
+    with _COMPILED_LOCK:
+        fn = _COMPILED.get(key)
+        if fn is None:
+            fn = _COMPILED[key] = make()
+            while len(_COMPILED) > 64:
+                _COMPILED.popitem(last=False)
+        else:
+            _COMPILED.move_to_end(key)
+        return fn
 
 
 def _compiled(
@@ -407,6 +414,7 @@ def initializer(scheme: str, seed: Any = None, **overrides: Any) -> Callable[...
     True
     """
     stream = overrides.pop("stream", 0)
+    split_key(stream, "stream")  # "3" or 3.7 fail here, whatever the seed
     spec = Spec.of(scheme, **overrides)  # unknown names and bad overrides fail here
     if seed is not None and not BACKEND.is_generator(seed):
         source(BACKEND, seed, stream)  # validate the seed now

@@ -238,6 +238,13 @@ class TorchBackend(Backend):
     def empty(self, n: int, dtype: Any, device: Any) -> Any:
         return torch.empty((n,), dtype=dtype, device=device)
 
+    def fused(self, request: Request) -> Any | None:
+        """A meta device holds shapes, not values: the result is an empty meta tensor (as
+        torch's own factories give), whatever the seed."""
+        if request.device is not None and torch.device(request.device).type == "meta":
+            return torch.empty(request.out_shape, dtype=request.out_dtype, device="meta")
+        return None
+
     def finalize(self, x: Any, dtype: Any, device: Any) -> Any:
         return x.to(device=device, dtype=dtype) if device is not None else x.to(dtype=dtype)
 
@@ -259,6 +266,9 @@ class TorchBackend(Backend):
         uniform, normal, constant, and the truncated normal by redrawing in place where
         [lo, hi] holds most of the mass."""
         src, plan, t = request.source, request.plan, out
+        if t.device.type == "cuda" and type(self).philox_words is TorchBackend.philox_words:
+            if _triton_fill(request, t):  # the portable stream fused on the GPU
+                return True
         if request.block is not None or t.dtype not in (torch.float32, torch.float64):
             return False
         if isinstance(plan, Constant):
@@ -283,6 +293,33 @@ class TorchBackend(Backend):
 
 
 BACKEND = TorchBackend()
+
+
+def _triton_fill(request: Request, out: torch.Tensor) -> bool:
+    """Portable uniform, normal and truncated-normal draws into ``out`` through the Triton
+    kernel (``varinit.rng.triton_kernel``, bit-identical to the CPU); False where it does not
+    apply or cannot run on ``out``'s device (the eager path then draws). Half precisions are
+    drawn in float32 and cast; a non-contiguous ``out`` through a contiguous buffer."""
+    src, plan = request.source, request.plan
+    args = plan.kernel_args() if isinstance(src, Portable) and type(src.seed) is int else None
+    if args is None or request.dtype not in (torch.float32, torch.float64) or not request.size:
+        return False
+    from varinit.rng import triton_kernel
+
+    if not triton_kernel.ready(out.device):
+        return False
+    same = out.dtype == request.dtype and out.is_contiguous()
+    buf = out if same else torch.empty(out.shape, dtype=request.dtype, device=out.device)
+    flat, rows = buf.view(-1), request.rows()
+    if rows.grid == ():  # one row: the whole tensor, or a contiguous run of it
+        triton_kernel.fill(flat, *args, src.seed, src.stream, [rows.first], rows.length)
+    else:  # a block (DTensor shard): its row starts a group of rows at a time
+        for a, b in rows.pieces(1 << 24):
+            part = flat[a * rows.length : b * rows.length]
+            triton_kernel.fill(part, *args, src.seed, src.stream, rows.row_starts(a, b), rows.length)
+    if not same:
+        out.copy_(buf)
+    return True
 
 
 # --------------------------------------------------------------------------- init_
@@ -389,8 +426,11 @@ def init_(
     return tensor
 
 
-def _fill(tensor: torch.Tensor, spec: Spec, seed: Any, generator: Any, stream: int) -> None:
-    """The front door's one job: the tensor's request, drawn into the tensor."""
+def _fill_eager(tensor: torch.Tensor, spec: Spec, seed: Any, generator: Any, stream: int) -> None:
+    """The front door's one job: the tensor's request, drawn into the tensor.
+
+    Never traced by ``torch.compile`` (dynamo would swap NumPy's math for torch's, which
+    rounds differently): under any backend it runs eagerly, so the values stay bit-identical."""
     shape = tuple(int(d) for d in tensor.shape)
     if math.prod(shape) == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
@@ -420,6 +460,10 @@ def _fill(tensor: torch.Tensor, spec: Spec, seed: Any, generator: Any, stream: i
             shape, backend=BACKEND, seed=seed, stream=stream, dtype=tensor.dtype, device=tensor.device
         )
         execute(req, out=tensor)
+
+
+#: ``_fill_eager`` out of ``torch.compile``'s reach (see its docstring)
+_fill: Callable[[torch.Tensor, Spec, Any, Any, int], None] = torch.compiler.disable(_fill_eager)  # type: ignore[no-untyped-call]
 
 
 # --------------------------------------------------------------------------- init_module
@@ -542,6 +586,11 @@ def init_module(
     for target, rule in items:
         _check_target(target)
         if isinstance(rule, tuple):
+            if len(rule) != 2 or not isinstance(rule[1], Mapping):
+                raise TypeError(
+                    f"rule {_rule_name(target)} -> {rule!r} is not allowed: a rule is a scheme name, "
+                    "a varinit.Scheme, or a pair (name, {overrides}), e.g. ('he_normal', {'mode': 'fan_out'})"
+                )
             sch, kw = rule[0], dict(rule[1])
         else:
             sch, kw = rule, {}

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from ..rng.ndtri import TAIL_LIMIT, truncated_std
 from .errors import SchemeError
-from .fans import fans
+from .fans import as_int, fans
 from .gains import GAIN_TABLE, table_gain
 from .plans import (
     Constant,
@@ -51,7 +51,10 @@ _DISTRIBUTION_ALIASES = {"untruncated_normal": "normal", "gaussian": "normal"}
 
 
 def _bad(param: str, value: object, allowed: str) -> SchemeError:
-    return SchemeError(f"{param}={value!r} is not allowed: {param} must be {allowed}")
+    text = repr(value)
+    if len(text) > 80:  # a 400-digit number: name it without printing it all
+        text = f"{text[:24]}...{text[-8:]} ({len(text)} characters)"
+    return SchemeError(f"{param}={text} is not allowed: {param} must be {allowed}")
 
 
 def _real(*, positive: bool = False, nonneg: bool = False) -> Callable[[str, Any], float]:
@@ -68,7 +71,10 @@ def _real(*, positive: bool = False, nonneg: bool = False) -> Callable[[str, Any
                     raise _bad(param, value, allowed)
             except ImportError:  # pragma: no cover - numpy is a dependency
                 raise _bad(param, value, allowed) from None
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond the float range (10**400)
+            raise _bad(param, value, allowed) from None
         if not math.isfinite(v) or (positive and v <= 0) or (nonneg and v < 0):
             raise _bad(param, value, allowed)
         return v
@@ -84,9 +90,10 @@ def _fraction(param: str, value: Any) -> float:
 
 
 def _pos_int(param: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    v = as_int(value)
+    if v is None or v < 1:
         raise _bad(param, value, "an integer >= 1")
-    return int(value)
+    return v
 
 
 def _flag(param: str, value: Any) -> bool:
@@ -166,8 +173,12 @@ class Family:
 
 
 def _fan(p: Mapping[str, Any], shape: tuple[int, ...], layout: str, fan_kw: Mapping[str, Any]) -> float:
-    fi, fo = fans(shape, layout, **fan_kw)
     mode = str(p["mode"])
+    if mode in ("fan_in", "fan_out") and fan_kw.get(mode) is not None and len(shape) < 2:
+        # the one fan this mode needs is given: a 1-D (bias) or 0-D shape needs nothing else
+        given = fans((1, 1), layout, fan_in=fan_kw.get("fan_in") or 1, fan_out=fan_kw.get("fan_out") or 1)
+        return given[0] if mode == "fan_in" else given[1]
+    fi, fo = fans(shape, layout, **fan_kw)
     n = {"fan_in": fi, "fan_out": fo, "fan_avg": (fi + fo) / 2, "fan_geo_avg": math.sqrt(fi * fo)}[mode]
     if n == 0:
         raise SchemeError(f"{mode} is 0 for shape {shape}: the variance factor / {mode} is undefined")

@@ -7,30 +7,59 @@ import operator
 from collections.abc import Sequence
 from typing import Literal
 
-__all__ = ["LAYOUTS", "fans", "normalize_shape"]
+__all__ = ["LAYOUTS", "MAX_ELEMENTS", "as_int", "fans", "normalize_shape"]
 
 Layout = Literal["in_out", "out_in"]
 LAYOUTS: tuple[str, ...] = ("in_out", "out_in")
 Axes = int | Sequence[int]
 
 
+#: the most elements a tensor may have: flat offsets are 64-bit signed on every backend
+MAX_ELEMENTS = 2**63 - 1
+
+
+def as_int(value: object) -> int | None:
+    """``value`` as a Python int if it is an integer (NumPy's included), never a bool."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
 def normalize_shape(shape: int | Sequence[int], param: str = "shape") -> tuple[int, ...]:
     """``shape`` as a tuple of non-negative Python ints, or a clear ``ValueError``."""
-    seq: Sequence[int] = (shape,) if isinstance(shape, int) else shape
+    one = as_int(shape)
+    seq: Sequence[int] = (one,) if one is not None else shape  # type: ignore[assignment]
     try:
         dims = tuple(operator.index(d) for d in seq)
     except TypeError:
         raise TypeError(f"{param}={shape!r} is not a shape: pass a tuple of integers") from None
+    if any(as_int(d) is None for d in seq):
+        raise TypeError(f"{param}={shape!r} is not a shape: a dimension is a bool; pass integers")
     if any(d < 0 for d in dims):
         raise ValueError(f"{param}={shape!r} has a negative dimension")
+    if math.prod(max(d, 1) for d in dims) > MAX_ELEMENTS:
+        raise ValueError(
+            f"{param}={dims} has more than 2**63 - 1 elements (the flat offset of an element "
+            "is a signed 64-bit integer on every backend); split the tensor into smaller ones"
+        )
     return dims
 
 
 def _axes(value: Axes, ndim: int, param: str) -> tuple[int, ...]:
-    items = (value,) if isinstance(value, int) else tuple(value)
+    one = as_int(value)
+    try:
+        items = (one,) if one is not None else tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(
+            f"{param}={value!r} is not an axis: pass an integer or a sequence of integers"
+        ) from None
     out = []
-    for a in items:
-        if isinstance(a, bool) or not isinstance(a, int) or not -ndim <= a < ndim:
+    for item in items:
+        a = as_int(item)
+        if a is None or not -ndim <= a < ndim:
             raise ValueError(
                 f"{param}={value!r} is not an axis of a {ndim}-D shape "
                 f"(allowed: integers in [{-ndim}, {ndim - 1}])"
@@ -67,12 +96,16 @@ def fans(
     """
     dims = normalize_shape(shape)
     for name, v in (("fan_in", fan_in), ("fan_out", fan_out)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+        if v is not None and (as_int(v) is None or as_int(v) < 1):  # type: ignore[operator]
             raise ValueError(f"{name}={v!r} is not allowed: {name} must be an integer >= 1")
+    fan_in = None if fan_in is None else as_int(fan_in)
+    fan_out = None if fan_out is None else as_int(fan_out)
     if fan_in is not None and fan_out is not None:
         return fan_in, fan_out
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+    g = as_int(groups)
+    if g is None or g < 1:
         raise ValueError(f"groups={groups!r} is not allowed: groups must be an integer >= 1")
+    groups = g
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r} is not allowed: layout must be one of {LAYOUTS}")
     nd = len(dims)

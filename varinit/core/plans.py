@@ -13,8 +13,10 @@ drawn on its own. Structured plans (:class:`Orthogonal`, :class:`Identity`, :cla
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -65,6 +67,11 @@ class Plan:
         """One line for people, e.g. ``N(0, 0.0625^2) truncated to [-2, 2] sigma``."""
         raise NotImplementedError
 
+    def reach(self, wide: bool) -> float:
+        """The largest magnitude a value can take (computed in float64 when ``wide``, else in
+        float32): the request refuses a plan whose values would overflow the dtype."""
+        return 0.0
+
 
 class Elementwise(Plan):
     """A plan whose values are a transform of one uniform each."""
@@ -85,6 +92,12 @@ class Elementwise(Plan):
     def kernel_args(self) -> tuple[str, tuple[float, ...]] | None:
         """``(kind, params)`` for the compiled kernel (``varinit.rng.kernel``), or None."""
         return None
+
+
+@functools.cache
+def _zmax(wide: bool) -> float:
+    """The largest |z| the portable normal reaches: the quantile of the smallest uniform."""
+    return -NormalDist().inv_cdf(2.0**-54 if wide else 2.0**-25)
 
 
 def standard_normal(xp: Any, u: Any, eager: Eager = False, fence: Fence = None) -> Any:
@@ -121,6 +134,9 @@ class Uniform(Elementwise):
     def describe(self) -> str:
         return f"U({self.low:.6g}, {self.high:.6g})"
 
+    def reach(self, wide: bool) -> float:
+        return max(abs(self.low), abs(self.high), abs(self.high - self.low))
+
 
 @dataclass(frozen=True)
 class Normal(Elementwise):
@@ -145,6 +161,9 @@ class Normal(Elementwise):
 
     def describe(self) -> str:
         return f"N({self.mean:.6g}, {self.std:.6g}^2)"
+
+    def reach(self, wide: bool) -> float:
+        return abs(self.mean) + self.std * _zmax(wide)
 
 
 @dataclass(frozen=True)
@@ -193,6 +212,9 @@ class TruncNormal(Elementwise):
         lo, hi = self.mean + self.lo * self.std, self.mean + self.hi * self.std
         return f"N({self.mean:.6g}, {self.std:.6g}^2) truncated to [{lo:.6g}, {hi:.6g}]"
 
+    def reach(self, wide: bool) -> float:
+        return abs(self.mean) + self.std * min(max(abs(self.lo), abs(self.hi)), _zmax(wide))
+
 
 @dataclass(frozen=True)
 class Constant(Elementwise):
@@ -214,6 +236,9 @@ class Constant(Elementwise):
     def describe(self) -> str:
         return f"constant {self.value:.6g}"
 
+    def reach(self, wide: bool) -> float:
+        return abs(self.value)
+
 
 class Builder(Protocol):
     """What a structured plan needs from the executor to build its tensor."""
@@ -232,6 +257,14 @@ class Structured(Plan):
     def build(self, b: Builder, shape: tuple[int, ...]) -> Any:
         """The whole tensor of ``shape``."""
         raise NotImplementedError
+
+    def reach(self, wide: bool) -> float:
+        # entries of an orthogonal matrix or a pattern are at most 1 in magnitude, times gain
+        gain: float | None = getattr(self, "gain", None)
+        std: float | None = getattr(self, "std", None)
+        if gain is not None:
+            return abs(gain)
+        return std * _zmax(wide) if std is not None else 1.0
 
 
 def _out_in(layout: str) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -207,6 +208,7 @@ def whole(shape: tuple[int, ...]) -> Block:
 
 def source(be: Backend, seed: Any, stream: int = 0) -> Source:
     """Portable for an int seed, native for the framework's generator or ``None``."""
+    split_key(stream, "stream")  # checked whatever the seed: a bad stream is never ignored
     if seed is None:
         return Native(be.native_state(be.default_generator()))
     if be.is_generator(seed):
@@ -287,9 +289,48 @@ class Spec:
         layout = self.layout or default_layout
         plan = self.plan(dims, layout)
         work, out = be.resolve_dtype(dtype)
+        _check_range(self.scheme, plan, work, out)
         src = source(be, seed, stream)
         block = None if index is None else block_of(dims, index)
         return Request(be, self.scheme, dims, layout, plan, src, work, out, device, block)
+
+
+#: the largest finite value of each floating dtype, by name
+_DTYPE_MAX = {
+    "float16": 65504.0,
+    "bfloat16": 3.3895313892515355e38,
+    "float32": 3.4028234663852886e38,
+    "float64": 1.7976931348623157e308,
+}
+
+
+def _dtype_name(dtype: Any) -> str | None:
+    try:
+        return _dtype_name_cached(dtype)
+    except TypeError:  # an unhashable dtype object
+        return _dtype_name_cached.__wrapped__(dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_name_cached(dtype: Any) -> str | None:
+    found = re.findall(r"b?float(?:16|32|64)", str(getattr(dtype, "name", dtype)))
+    return found[-1] if found else None
+
+
+def _check_range(sch: Scheme, plan: Plan, work: Any, out: Any) -> None:
+    """Refuse a plan whose values overflow the work or output dtype (never return inf)."""
+    for dt in (work, out):
+        name = _dtype_name(dt)
+        if name is None:
+            continue
+        reach = plan.reach(wide=name == "float64")
+        if not reach <= _DTYPE_MAX[name]:
+            params = ", ".join(f"{k}={v!r}" for k, v in sch.params.items() if isinstance(v, float))
+            raise ValueError(
+                f"scheme {sch.name!r} with {params} draws values up to {reach:.4g} in magnitude "
+                f"({plan.describe()}), beyond the largest {name} ({_DTYPE_MAX[name]:.6g}): the "
+                "result would hold inf; use smaller parameters or a wider dtype"
+            )
 
 
 def _spec_uncached(sch: Scheme, layout: str | None, overrides: Mapping[str, Any]) -> Spec:
