@@ -346,3 +346,17 @@ def test_array_api_strict_gives_the_reference_bits(mutable: bool) -> None:
             kw: dict[str, Any] = {"seed": 5, "stream": 9, "a": a, "b": b, "mean": 0.25, "std": 2.0}
             x = varinit.init("trunc_normal", (120, 100), backend=be, dtype=xdt, **kw)
             _same_bits(np.from_dlpack(x), _numpy_reference(a, b, (120, 100), dtype))
+
+
+@pytest.mark.parametrize(("a", "b"), [(-40.0, -39.0), (37.0, 38.0), (15.0, 16.0), (-1e-6, 1e-6)])
+def test_assert_distribution_handles_far_and_narrow_intervals(a: float, b: float) -> None:
+    """varinit.testing's exact CDF works in log space: it accepts the right law and rejects a
+    sample moved by a tenth of the interval (the KS test would miss nothing at this size)."""
+    from varinit.testing import assert_distribution
+
+    kw = {"a": a, "b": b, "std": 1.0, "mean": 0.0}
+    x = varinit.init("trunc_normal", (256, 256), seed=4, **kw)
+    assert_distribution(x, "trunc_normal", (256, 256), **kw)
+    moved = np.clip(x + (b - a) / 10, a, b).astype(x.dtype)
+    with pytest.raises(AssertionError):
+        assert_distribution(moved, "trunc_normal", (256, 256), **kw)

@@ -66,11 +66,22 @@ def cdf(p: Plan) -> Callable[[np.ndarray], np.ndarray]:
     if isinstance(p, Normal):
         return lambda x: ndtr((x - p.mean) / p.std)
     if isinstance(p, TruncNormal):
-        fa, fb = float(ndtr(p.lo)), float(ndtr(p.hi))
-        fa_r, fb_r = float(ndtr(-p.hi)), float(ndtr(-p.lo))  # mirrored, for far right tails
-        if p.lo > -p.hi:
-            return lambda x: np.clip((fb_r - ndtr(-(x - p.mean) / p.std)) / (fb_r - fa_r), 0.0, 1.0)
-        return lambda x: np.clip((ndtr((x - p.mean) / p.std) - fa) / (fb - fa), 0.0, 1.0)
+        # in log space on the side where the interval's tail probabilities are small, so far
+        # tails (Phi(-39) underflows) and narrow intervals keep their precision
+        from scipy.special import log_ndtr
+
+        mirrored = p.lo > -p.hi
+        a, b = (-p.hi, -p.lo) if mirrored else (p.lo, p.hi)
+        la, lb = float(log_ndtr(a)), float(log_ndtr(b))
+        denom = -np.expm1(la - lb)  # (Phi(b) - Phi(a)) / Phi(b)
+
+        def below(z: np.ndarray) -> np.ndarray:  # P(a <= Z <= z) / P(a <= Z <= b)
+            z = np.clip(z, a, b)
+            return (np.expm1(log_ndtr(z) - lb) - np.expm1(la - lb)) / denom
+
+        if mirrored:
+            return lambda x: np.clip(1.0 - below(-(np.asarray(x, np.float64) - p.mean) / p.std), 0.0, 1.0)
+        return lambda x: np.clip(below((np.asarray(x, np.float64) - p.mean) / p.std), 0.0, 1.0)
     raise ValueError(f"plan kind {p.kind!r} has no continuous distribution")
 
 
