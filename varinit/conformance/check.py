@@ -268,7 +268,8 @@ def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Iden
 def _anchor_results(schemes: list[str], backends: list[str], progress: bool) -> list[Any]:
     from .anchors import ANCHORS, compare
 
-    framework_of = {"torch": "torch", "jax": "jax", "keras": "tensorflow"}
+    # numpy: the literal recipes (Caffe, TF1 contrib, the NumPy form) in conformance/recipes.py
+    framework_of = {"torch": "torch", "jax": "jax", "keras": "tensorflow", "numpy": "numpy"}
     out = []
     todo = [
         a
