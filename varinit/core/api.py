@@ -90,7 +90,9 @@ def init(
     the whole. ``backend`` is a name ("numpy", "torch", "jax", "tensorflow", "dask"), any
     Array API namespace (``array_api_strict``), or a :class:`varinit.Backend`; ``like=x``
     draws with x's namespace, dtype and device. ``backend="dask"`` returns a lazy array
-    cut into ``chunks``, each drawn on its own. Layout is ``"in_out"`` unless given;
+    cut into ``chunks``, each drawn on its own. Layout is ``"in_out"`` unless given, so a
+    2-D ``(n_out, n_in)`` weight from a NumPy, torch or Caffe recipe needs
+    ``layout="out_in"`` (docs/recipes.md); ``varinit show``/``sample`` print the axes taken.
     ``in_axis``/``out_axis``/``batch_axis``/``groups``/``fan_in``/``fan_out`` go to
     :func:`varinit.fans`, everything else overrides the scheme.
 
