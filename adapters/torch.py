@@ -266,9 +266,9 @@ class TorchBackend(Backend):
         uniform, normal, constant, and the truncated normal by redrawing in place where
         [lo, hi] holds most of the mass."""
         src, plan, t = request.source, request.plan, out
-        if t.device.type == "cuda" and type(self).philox_words is TorchBackend.philox_words:
-            if _triton_fill(request, t):  # the portable stream fused on the GPU
-                return True
+        mine = type(self).philox_words is TorchBackend.philox_words  # a subclass keeps its words
+        if t.device.type == "cuda" and mine and _triton_fill(request, t):  # fused on the GPU
+            return True
         if request.block is not None or t.dtype not in (torch.float32, torch.float64):
             return False
         if isinstance(plan, Constant):
@@ -301,9 +301,13 @@ def _triton_fill(request: Request, out: torch.Tensor) -> bool:
     apply or cannot run on ``out``'s device (the eager path then draws). Half precisions are
     drawn in float32 and cast; a non-contiguous ``out`` through a contiguous buffer."""
     src, plan = request.source, request.plan
-    args = plan.kernel_args() if isinstance(src, Portable) and type(src.seed) is int else None
+    if not isinstance(src, Portable) or type(src.seed) is not int:
+        return False
+    kernel_args = getattr(plan, "kernel_args", None)  # elementwise plans only
+    args: tuple[str, tuple[float, ...]] | None = kernel_args() if kernel_args is not None else None
     if args is None or request.dtype not in (torch.float32, torch.float64) or not request.size:
         return False
+    kind, params = args
     from varinit.rng import triton_kernel
 
     if not triton_kernel.ready(out.device):
@@ -312,11 +316,11 @@ def _triton_fill(request: Request, out: torch.Tensor) -> bool:
     buf = out if same else torch.empty(out.shape, dtype=request.dtype, device=out.device)
     flat, rows = buf.view(-1), request.rows()
     if rows.grid == ():  # one row: the whole tensor, or a contiguous run of it
-        triton_kernel.fill(flat, *args, src.seed, src.stream, [rows.first], rows.length)
+        triton_kernel.fill(flat, kind, params, src.seed, src.stream, [rows.first], rows.length)
     else:  # a block (DTensor shard): its row starts a group of rows at a time
         for a, b in rows.pieces(1 << 24):
             part = flat[a * rows.length : b * rows.length]
-            triton_kernel.fill(part, *args, src.seed, src.stream, rows.row_starts(a, b), rows.length)
+            triton_kernel.fill(part, kind, params, src.seed, src.stream, rows.row_starts(a, b), rows.length)
     if not same:
         out.copy_(buf)
     return True

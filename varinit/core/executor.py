@@ -3,7 +3,8 @@
 It picks the fastest route the backend offers, each bit-identical to the reference:
 
 1. ``backend.fill(request, out)``: write straight into a caller's array (torch's native
-   in-place kernels);
+   in-place kernels; portable draws into CUDA tensors through the Triton kernel,
+   :mod:`varinit.rng.triton_kernel`);
 2. the compiled kernel (:mod:`varinit.rng.kernel`, C) for portable uniform, normal and
    truncated-normal draws into host memory the backend exposes (``backend.host_view``:
    NumPy arrays, contiguous CPU torch tensors), straight into the output;
@@ -126,12 +127,30 @@ def route() -> str:
     from ..rng import kernel
 
     if kernel.available():
-        return (
+        cpu = (
             f"compiled kernel ({kernel.isa()}) for NumPy and CPU torch tensors; XLA for JAX and "
             "TensorFlow; the Array-API reference for other libraries"
         )
-    why = kernel.unavailable_reason()
-    return f"Array-API reference for NumPy and torch (compiled kernel unavailable: {why}); XLA for JAX and TF"
+    else:
+        why = kernel.unavailable_reason()
+        cpu = (
+            f"Array-API reference for NumPy and torch (compiled kernel unavailable: {why}); "
+            "XLA for JAX and TF"
+        )
+    return f"{cpu}; {_triton_route()}"
+
+
+def _triton_route() -> str:
+    """The CUDA torch route, in words (Triton is imported here, not at ``import varinit``)."""
+    from ..rng import triton_kernel
+
+    if triton_kernel.available():
+        bad = triton_kernel.unavailable_reason()  # a device that failed its self-test
+        return "Triton for CUDA torch tensors (available" + (f"; refused on {bad}" if bad else "") + ")"
+    why = triton_kernel.unavailable_reason() or "unavailable"
+    if why.startswith("triton is not installed"):
+        why = "not installed"
+    return f"Triton for CUDA torch tensors ({why}: eager fallback)"
 
 
 def _compiled_fill(req: Request, view: Any, job: tuple[str, tuple[float, ...], Portable]) -> None:
