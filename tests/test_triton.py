@@ -220,6 +220,62 @@ def test_fill_checks_its_arguments() -> None:
         triton_kernel.fill(out, "cauchy", (0.0, 1.0), 0, 0, [0], 10)
 
 
+# --------------------------------------------------------------------------- the compiled kernels
+
+_PTX = r"""
+import re, sys
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource, compile
+from varinit.rng import _triton_impl as impl
+
+FLAGS = ("KIND", "AFFINE", "REGIME", "CENTRAL_ONLY", "FAR", "CLIP", "FLIP", "ADD_MEAN")
+VARIANTS = [  # normal (far tail), truncnorm linear / narrow / log (clipped, mirrored), uniform
+    (1, 0, 0, 0, 1, 0, 0, 1), (1, 1, 0, 0, 0, 1, 1, 1), (1, 1, 1, 0, 0, 1, 0, 0), (1, 1, 2, 0, 0, 1, 1, 1),
+    (0, 0, 0, 0, 0, 0, 0, 0),
+]
+CONSTS = ("pa", "pb", "plo", "phi", "psd", "pmu", "plb")
+BAD = re.compile(r"\b(fma|mad)\.\S*f(32|64)\b|\.approx|\.ftz|\bdiv\.full|\b(rcp|rsqrt|ex2|lg2)\.")
+
+def ptx(fn, sig, consts, fusion=False):
+    sig = dict(sig, **{k: "constexpr" for k in consts})
+    src = ASTSource(fn=fn, signature=sig, constexprs=consts)
+    return compile(src, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": fusion}).asm["ptx"]
+
+for f64 in (0, 1):
+    ft, it = ("*fp64", "i64") if f64 else ("*fp32", "i32")
+    for v in VARIANTS:
+        sig = {"out_ptr": ft, "starts_ptr": "*i64", "length": "i64", "tiles": "i64"}
+        sig.update({k: "i32" for k in ("k0", "k1", "s0", "s1")}, **{k: it for k in CONSTS})
+        code = ptx(impl.fill_kernel, sig, dict(zip(FLAGS, v), F64=f64, BLOCK=256))
+        bad = sorted({m.group(0) for m in BAD.finditer(code)})
+        divides, roots = v[0] == 1, v[0] == 1 and v[2] != 1  # the narrow regime takes no root
+        print("fill", f64, v, "bad:", bad, "div.rn" in code or not divides, "sqrt.rn" in code or not roots)
+    sig = {"u_ptr": ft, "out_ptr": ft, "n": "i64", **{k: it for k in CONSTS}}
+    code = ptx(impl.transform_kernel, sig, dict(zip(FLAGS, VARIANTS[0]), F64=f64, BLOCK=1024))
+    print("transform", f64, "bad:", sorted({m.group(0) for m in BAD.finditer(code)}), True, True)
+    fused = ptx(impl.transform_kernel, sig, dict(zip(FLAGS, VARIANTS[0]), F64=f64, BLOCK=1024), fusion=True)
+    print("fusion-on-check", f64, "fma" in fused)
+"""
+
+
+def test_compiled_kernels_are_value_safe() -> None:
+    """Every kernel variant compiled to PTX for sm_90 (Triton compiles without a GPU, outside the
+    interpreter): no contracted multiply-add, no approximate division, square root or
+    reciprocal, no flush to zero; correctly rounded div.rn/sqrt.rn where the transform divides
+    (and takes a square root: not the narrow regime).
+    (With fusion on, the same kernels do contain fma: the check sees them.)"""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    run = subprocess.run([sys.executable, "-c", _PTX], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2 * (5 + 2)
+    for line in lines:
+        if line.startswith("fusion-on-check"):
+            assert line.endswith("True"), line
+        else:
+            assert "bad: [] True True" in line, line
+
+
 # --------------------------------------------------------------------------- the torch route
 
 

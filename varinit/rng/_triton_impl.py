@@ -9,8 +9,10 @@ constant. A float literal meeting a float32 tensor is the double rounded to floa
 Python float meeting a NumPy float32 array), one meeting a float64 tensor is the double itself.
 
 Value safety: launched with ``enable_fp_fusion=False`` (no ``a * b + c`` contracted into an
-FMA); division through ``fdiv(ieee_rounding=True)`` (``div.rn``) and float32 square roots
-through ``sqrt_rn``, never the approximate ones Triton's ``/`` and ``tl.sqrt`` give float32.
+FMA); float32 division and square roots through ``div_rn`` and ``sqrt_rn``, never the
+approximate ones Triton's ``/`` and ``tl.sqrt`` give float32 (float64's are ``div.rn`` and
+``sqrt.rn`` already). ``tests/test_triton.py`` compiles every variant to PTX for sm_90 (no GPU
+needed) and checks the instructions: no ``fma``, no approximate division or square root.
 
 This module is not type-checked (Triton's JIT reads the parameters' annotations itself).
 """
@@ -62,8 +64,11 @@ def _stream_words(blk, k0, k1, s0, s1):
 
 
 @triton.jit
-def _div(x, y):
-    return tl.math.fdiv(x, y, ieee_rounding=True)
+def _div(x, y, F64: tl.constexpr):
+    if F64:
+        return x / y  # float64: div.rn (ieee_rounding's intrinsic is float32 only)
+    else:
+        return tl.math.div_rn(x, y)  # not the approximate div.full Triton's `/` gives float32
 
 
 @triton.jit
@@ -132,7 +137,7 @@ def _central(q, F64: tl.constexpr):
     else:
         num = _h4(x, 3.3871327179, 50.434271938, 159.29113202, 59.109374720)
         den = _h4(x, 1.0, 17.895169469, 78.757757664, 67.187563600)
-    return q * _div(num, den)
+    return q * _div(num, den, F64)
 
 
 @triton.jit
@@ -165,7 +170,7 @@ def _near(r, F64: tl.constexpr):
     else:
         num = _h4(x, 1.4234372777, 2.7568153900, 1.3067284816, 0.17023821103)
         den = _h3(x, 1.0, 0.73700164250, 0.12021132975)
-    return _div(num, den)
+    return _div(num, den, F64)
 
 
 @triton.jit
@@ -198,7 +203,7 @@ def _far(r, F64: tl.constexpr):
     else:
         num = _h4(x, 6.6579051150, 3.0812263860, 0.42868294337, 0.017337203997)
         den = _h3(x, 1.0, 0.24197894225, 0.012258202635)
-    return _div(num, den)
+    return _div(num, den, F64)
 
 
 @triton.jit
@@ -220,7 +225,7 @@ def _log(x, F64: tl.constexpr):
         mbits = mbits + ((lowi & (1 - keep.to(tl.int64))) << 52)
         m = mbits.to(tl.float64, bitcast=True)
         ef = e.to(tl.float64)
-        s = _div(m - 1.0, m + 1.0)
+        s = _div(m - 1.0, m + 1.0, F64)
         z = s * s
         poly = 0.043478260869565216 * z + 0.047619047619047616  # 1/23, 1/21
         poly = poly * z + 0.05263157894736842  # 1/19
@@ -248,7 +253,7 @@ def _log(x, F64: tl.constexpr):
         mbits = mbits + ((lowi & (1 - keep.to(tl.int32))) << 23)
         m = mbits.to(tl.float32, bitcast=True)
         ef = e.to(tl.float32)
-        s = _div(m - 1.0, m + 1.0)
+        s = _div(m - 1.0, m + 1.0, F64)
         z = s * s
         poly = 0.1111111111111111 * z + 0.14285714285714285  # 1/9, 1/7
         poly = poly * z + 0.2
