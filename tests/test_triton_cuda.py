@@ -1,0 +1,128 @@
+"""The Triton route on a real GPU (skipped without CUDA): what the interpreter cannot show.
+
+Run where a GPU is available: ``VARINIT_REQUIRE_TRITON=1 pytest tests/test_triton_cuda.py``.
+The compiled kernels (not the interpreter: ``TRITON_INTERPRET`` must be unset) against the CPU:
+all 2**24 float32 uniforms through every plan kind, whole fills and blocks, and the torch
+front doors on CUDA tensors.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+if os.environ.get("VARINIT_REQUIRE_TRITON") == "1":
+    import triton  # noqa: F401
+else:
+    pytest.importorskip("triton")
+
+import varinit  # noqa: E402
+from varinit.core.plans import Normal, TruncNormal, Uniform  # noqa: E402
+from varinit.rng import kernel, triton_kernel  # noqa: E402
+
+pytestmark = [
+    pytest.mark.triton,
+    pytest.mark.torch,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+    pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="runs the compiled kernels"),
+]
+
+PLANS = {
+    "uniform": Uniform(-0.3, 0.7),
+    "normal": Normal(0.0, 1.0),
+    "normal_shifted": Normal(0.1, 0.02),
+    "trunc_central": TruncNormal(0.0, 1.0, -2.0, 2.0),
+    "trunc_flipped": TruncNormal(0.5, 2.0, 1.0, 3.0),
+    "trunc_far": TruncNormal(0.0, 1.0, 5.5, 9.0),
+    "trunc_narrow": TruncNormal(0.0, 1.0, -1e-6, 1e-6),
+    "trunc_log": TruncNormal(0.0, 1.0, 12.0, 13.0),
+    "trunc_log_40": TruncNormal(-1.0, 0.5, -40.0, -39.0),
+}
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+
+
+def _args(plan: Any) -> tuple[str, tuple[float, ...]]:
+    args = plan.kernel_args()
+    assert args is not None
+    return args  # type: ignore[no-any-return]
+
+
+def test_device_passes_the_self_test() -> None:
+    assert triton_kernel.ready(torch.device("cuda")), triton_kernel.unavailable_reason()
+
+
+@pytest.mark.parametrize("name", list(PLANS))
+def test_every_float32_uniform_through_each_plan(name: str) -> None:
+    """All 2**24 float32 uniforms of the stream's grid, against the CPU reference."""
+    k = np.arange(1 << 24, dtype=np.int64)
+    u = np.minimum(
+        (k.astype(np.float32) * np.float32(2.0**-24) + np.float32(2.0**-25)).astype(np.float32),
+        np.float32(1.0 - 2.0**-24),
+    )
+    plan = PLANS[name]
+    want = kernel.transform(u, *_args(plan)) if kernel.available() else plan.transform(np, u)
+    got = triton_kernel.transform(torch.from_numpy(u).cuda(), *_args(plan)).cpu().numpy()
+    assert int((_bits(got) != _bits(np.asarray(want))).sum()) == 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(PLANS))
+def test_fill_equals_numpy(name: str, dtype: str) -> None:
+    plan, n = PLANS[name], 1 << 22
+    out = torch.empty(n, dtype=getattr(torch, dtype), device="cuda")
+    triton_kernel.fill(out, *_args(plan), 2**40 + 3, 2**33 + 5, [2**32 - 5], n)
+    want = np.empty(n, dtype)
+    if kernel.available():
+        kernel.fill(want, *_args(plan), 2**40 + 3, 2**33 + 5, [2**32 - 5], n)
+    else:
+        pytest.skip("the compiled CPU kernel is not built")
+    assert int((_bits(out.cpu().numpy()) != _bits(want)).sum()) == 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_init_on_cuda_equals_numpy(dtype: str) -> None:
+    from varinit.adapters.torch import init_
+
+    shape = (1024, 768)
+    w = init_(torch.empty(shape, dtype=getattr(torch, dtype), device="cuda"), "he_normal", seed=3)
+    wide = "float64" if dtype == "float64" else "float32"
+    want = torch.from_numpy(np.asarray(varinit.init("he_normal", shape, seed=3, dtype=wide, layout="out_in")))
+    assert torch.equal(w.cpu(), want.to(getattr(torch, dtype)))
+
+
+def test_init_module_on_cuda_equals_cpu() -> None:
+    from varinit.adapters.torch import init_module
+
+    def net() -> Any:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(300, 500), torch.nn.ReLU(), torch.nn.Linear(500, 10))
+
+    rules = {"*.weight": "trunc_normal", "*.bias": "uniform"}
+    gpu, cpu = net().cuda(), net()
+    init_module(gpu, rules, seed=9)
+    init_module(cpu, rules, seed=9)
+    for (name, a), (_, b) in zip(gpu.named_parameters(), cpu.named_parameters(), strict=True):
+        assert torch.equal(a.detach().cpu(), b.detach()), name
+
+
+def test_block_on_cuda_equals_the_slice() -> None:
+    from varinit.adapters.torch import BACKEND
+
+    from varinit.core.executor import execute
+    from varinit.core.request import request
+
+    shape, index = (4096, 1000), (slice(7, 4000, 3), slice(100, 900))
+    whole = np.asarray(varinit.init("glorot_normal", shape, seed=1, layout="out_in"))
+    req = request(
+        "glorot_normal", shape, backend=BACKEND, seed=1, dtype=torch.float32, layout="out_in", index=index
+    )
+    out = torch.empty(req.out_shape, device="cuda")
+    execute(req, out=out)
+    assert np.array_equal(out.cpu().numpy(), whole[index])
