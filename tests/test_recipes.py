@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import math
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,14 +171,6 @@ KERAS_FUNCTIONS = (
 )
 
 
-@pytest.mark.tensorflow
-def test_keras_lower_case_functions() -> None:
-    keras = pytest.importorskip("keras")
-    for name in KERAS_FUNCTIONS:
-        recipe = keras.ops.convert_to_numpy(getattr(keras.initializers, name)(seed=3)((512, 512)))
-        _assert_agree(recipe, varinit.init(name, (512, 512), seed=3))
-
-
 def test_keras_he_normal_is_not_torch_kaiming_normal() -> None:
     """Same variance, different law: truncated at 2 sigma (Keras) against untruncated (torch)."""
     keras_form = varinit.init("he_normal", DENSE_IN_OUT, seed=5)
@@ -282,18 +277,6 @@ def test_jax_copy_paste_calls_run() -> None:
         assert float(np.asarray(ns["w"]).std()) == pytest.approx(varinit.std(p.scheme, (300, 200)), rel=0.05)
 
 
-@pytest.mark.tensorflow
-def test_keras_copy_paste_calls_run() -> None:
-    keras = pytest.importorskip("keras")
-    for p in PAIRINGS:
-        ns: dict[str, Any] = {"units": 200}
-        exec(varinit.recommend(p.activations[0]).calls["keras"], ns)
-        layer = ns["layer"]
-        layer.build((None, 300))
-        got = float(keras.ops.convert_to_numpy(layer.kernel).std())
-        assert got == pytest.approx(varinit.std(p.scheme, (300, 200)), rel=0.05)
-
-
 def test_cli_recommend_prints_the_rule_and_the_calls(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recommend", "tanh"]) == 0
     out = capsys.readouterr().out
@@ -319,9 +302,12 @@ def _needs(code: str) -> list[str]:
     "code", [pytest.param(c, id=f"block{i}", marks=marks_for(*_needs(c))) for i, c in enumerate(_blocks())]
 )
 def test_recipes_md_blocks_run(code: str) -> None:
-    for module in _needs(code):
-        pytest.importorskip(module)
-    exec(compile(code, "docs/recipes.md", "exec"), {"__name__": "recipes_md"})
+    """Each block on its own in a fresh interpreter, as a reader would paste it."""
+    missing = [m for m in _needs(code) if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"the block needs {', '.join(missing)}: not installed")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_recipes_md_has_a_block_per_form() -> None:
@@ -332,3 +318,28 @@ def test_recipes_md_has_a_block_per_form() -> None:
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------------ Keras, last in the file
+# TensorFlow loads its own LLVM; importing varinit.adapters.torch (Triton) after it can abort the
+# process here, so the torch tests above run first when this file runs alone.
+
+
+@pytest.mark.tensorflow
+def test_keras_lower_case_functions() -> None:
+    keras = pytest.importorskip("keras")
+    for name in KERAS_FUNCTIONS:
+        recipe = keras.ops.convert_to_numpy(getattr(keras.initializers, name)(seed=3)((512, 512)))
+        _assert_agree(recipe, varinit.init(name, (512, 512), seed=3))
+
+
+@pytest.mark.tensorflow
+def test_keras_copy_paste_calls_run() -> None:
+    keras = pytest.importorskip("keras")
+    for p in PAIRINGS:
+        ns: dict[str, Any] = {"units": 200}
+        exec(varinit.recommend(p.activations[0]).calls["keras"], ns)
+        layer = ns["layer"]
+        layer.build((None, 300))
+        got = float(keras.ops.convert_to_numpy(layer.kernel).std())
+        assert got == pytest.approx(varinit.std(p.scheme, (300, 200)), rel=0.05)
