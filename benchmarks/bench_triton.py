@@ -16,8 +16,8 @@ import timeit
 from collections.abc import Callable
 
 import torch
-
 from varinit.adapters import torch as vt
+
 from varinit.rng import triton_kernel
 
 
