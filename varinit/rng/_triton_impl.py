@@ -20,6 +20,15 @@ This module is not type-checked (Triton's JIT reads the parameters' annotations 
 import triton
 import triton.language as tl
 
+from . import philox
+
+# the stream's constants, from its one definition (a Triton kernel reads globals as constexpr)
+_M0 = tl.constexpr(philox.M0)
+_M1 = tl.constexpr(philox.M1)
+_W0 = tl.constexpr(philox.W0)
+_W1 = tl.constexpr(philox.W1)
+_ROUNDS = tl.constexpr(philox.ROUNDS)
+
 # ----------------------------------------------------------------- Philox4x32-10 (philox.py)
 
 
@@ -29,17 +38,17 @@ def _philox(c0, c1, c2, c3, k0, k1):
     ``philox.philox4x32_reference``. The same rounds as ``tl.philox`` (same constants, same
     key split when given the seed): written out so that the kernels run in Triton's
     interpreter even where Triton was imported before ``TRITON_INTERPRET`` was set."""
-    for _ in tl.static_range(10):
-        hi0 = tl.umulhi(c0, 0xD2511F53)
-        lo0 = tl.mul(c0, 0xD2511F53, sanitize_overflow=False)
-        hi1 = tl.umulhi(c2, 0xCD9E8D57)
-        lo1 = tl.mul(c2, 0xCD9E8D57, sanitize_overflow=False)
+    for _ in tl.static_range(_ROUNDS):
+        hi0 = tl.umulhi(c0, _M0)
+        lo0 = tl.mul(c0, _M0, sanitize_overflow=False)
+        hi1 = tl.umulhi(c2, _M1)
+        lo1 = tl.mul(c2, _M1, sanitize_overflow=False)
         c0 = hi1 ^ c1 ^ k0
         c1 = lo1
         c2 = hi0 ^ c3 ^ k1
         c3 = lo0
-        k0 = tl.add(k0, 0x9E3779B9, sanitize_overflow=False)
-        k1 = tl.add(k1, 0xBB67AE85, sanitize_overflow=False)
+        k0 = tl.add(k0, _W0, sanitize_overflow=False)
+        k1 = tl.add(k1, _W1, sanitize_overflow=False)
     return c0, c1, c2, c3
 
 
