@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import INSTALLED
 
 import varinit
 from varinit.core.errors import SchemeError, TableError, UnknownSchemeError
@@ -277,3 +278,48 @@ def test_a_good_table_loads_and_a_conflicting_one_changes_nothing(tmp_path: Any)
     with pytest.raises(TableError, match="already taken"):
         varinit.load_table(bad)
     assert varinit.schemes() == before and "table_c" not in before
+
+
+# --------------------------------------------------------------------------- global state
+
+
+def _global_states() -> list[Any]:
+    import random
+
+    states: list[Any] = [random.getstate(), np.random.get_state()[1].copy()]
+    if "torch" in INSTALLED:
+        import torch
+
+        states.append(torch.random.get_rng_state().clone())
+    return states
+
+
+def test_int_seeds_touch_no_global_rng() -> None:
+    """A portable draw (int seed) on every backend leaves Python's, NumPy's and torch's
+    global generators as they were (after a first call: importing a framework may draw)."""
+    schemes = ("he_normal", "orthogonal", "sparse", "glorot_uniform")
+    for b in INSTALLED:
+        varinit.init("he_normal", (4, 4), backend=b, seed=0)
+    before = _global_states()
+    for b in INSTALLED:
+        for scheme in schemes:
+            varinit.init(scheme, (16, 8), backend=b, seed=5)
+    after = _global_states()
+    assert before[0] == after[0]
+    for x, y in zip(before[1:], after[1:], strict=True):
+        assert (np.asarray(x) == np.asarray(y)).all()
+
+
+def test_huge_fan_is_refused_not_an_overflow() -> None:
+    """Found by the fuzz: ``fan_in=10**400`` raised a bare OverflowError."""
+    with pytest.raises(ValueError, match=r"fan_in=1000.*digits\) is not allowed"):
+        varinit.init("variance_scaling", (1, 1), seed=0, fan_in=10**400)
+    with pytest.raises(ValueError, match=r"fan_out=9223372036854775808 is not allowed"):
+        varinit.fans((2, 2), fan_out=2**63)
+
+
+def test_array_api_strict_dtypes_are_never_compared_with_numpy_ones() -> None:
+    xp = pytest.importorskip("array_api_strict")
+    varinit.init("he_normal", (4, 4), seed=0, dtype="float32")
+    x = varinit.init("he_normal", (4, 4), backend=xp, seed=0, dtype=xp.float32)  # warnings are errors
+    assert x.dtype == xp.float32

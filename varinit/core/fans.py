@@ -96,8 +96,10 @@ def fans(
     """
     dims = normalize_shape(shape)
     for name, v in (("fan_in", fan_in), ("fan_out", fan_out)):
-        if v is not None and (as_int(v) is None or as_int(v) < 1):  # type: ignore[operator]
-            raise ValueError(f"{name}={v!r} is not allowed: {name} must be an integer >= 1")
+        n = None if v is None else as_int(v)
+        if v is not None and (n is None or not 1 <= n <= MAX_ELEMENTS):
+            text = repr(v) if len(repr(v)) <= 40 else f"{repr(v)[:20]}... ({len(repr(v))} digits)"
+            raise ValueError(f"{name}={text} is not allowed: {name} must be an integer in [1, 2**63 - 1]")
     fan_in = None if fan_in is None else as_int(fan_in)
     fan_out = None if fan_out is None else as_int(fan_out)
     if fan_in is not None and fan_out is not None:

@@ -305,15 +305,13 @@ _DTYPE_MAX = {
 
 
 def _dtype_name(dtype: Any) -> str | None:
-    try:
-        return _dtype_name_cached(dtype)
-    except TypeError:  # an unhashable dtype object
-        return _dtype_name_cached.__wrapped__(dtype)
+    # cached by text: dtype objects of different libraries must never be compared
+    return _float_name(str(getattr(dtype, "name", dtype)))
 
 
 @functools.lru_cache(maxsize=64)
-def _dtype_name_cached(dtype: Any) -> str | None:
-    found = re.findall(r"b?float(?:16|32|64)", str(getattr(dtype, "name", dtype)))
+def _float_name(text: str) -> str | None:
+    found = re.findall(r"b?float(?:16|32|64)", text)
     return found[-1] if found else None
 
 
