@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -466,8 +467,23 @@ def _fill_eager(tensor: torch.Tensor, spec: Spec, seed: Any, generator: Any, str
         execute(req, out=tensor)
 
 
-#: ``_fill_eager`` out of ``torch.compile``'s reach (see its docstring)
-_fill: Callable[[torch.Tensor, Spec, Any, Any, int], None] = torch.compiler.disable(_fill_eager)  # type: ignore[no-untyped-call]
+def _fill(tensor: torch.Tensor, spec: Spec, seed: Any, generator: Any, stream: int) -> None:
+    """``_fill_eager`` out of ``torch.compile``'s reach (see its docstring).
+
+    The wrapper is made on the first call in a process that has loaded TorchDynamo (only such
+    a process can be compiling): importing Dynamo loads Triton's LLVM where one is installed,
+    and that aborts a process that has loaded TensorFlow's, so ``import`` never does it here.
+    """
+    if "torch._dynamo" in sys.modules:
+        _fill_disabled()(tensor, spec, seed, generator, stream)
+    else:
+        _fill_eager(tensor, spec, seed, generator, stream)
+
+
+@functools.cache
+def _fill_disabled() -> Callable[[torch.Tensor, Spec, Any, Any, int], None]:
+    fn: Callable[[torch.Tensor, Spec, Any, Any, int], None] = torch.compiler.disable(_fill_eager)  # type: ignore[no-untyped-call]
+    return fn
 
 
 # --------------------------------------------------------------------------- init_module
