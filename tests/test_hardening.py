@@ -291,12 +291,16 @@ def _global_states() -> list[Any]:
         import torch
 
         states.append(torch.random.get_rng_state().clone())
+    if "tensorflow" in INSTALLED:
+        import tensorflow as tf
+
+        states.append(tf.random.get_global_generator().state.numpy().copy())
     return states
 
 
 def test_int_seeds_touch_no_global_rng() -> None:
-    """A portable draw (int seed) on every backend leaves Python's, NumPy's and torch's
-    global generators as they were (after a first call: importing a framework may draw)."""
+    """A portable draw (int seed) on every backend leaves Python's, NumPy's, torch's and
+    TensorFlow's global generators as they were (after a first call: importing a framework may draw)."""
     schemes = ("he_normal", "orthogonal", "sparse", "glorot_uniform")
     for b in INSTALLED:
         varinit.init("he_normal", (4, 4), backend=b, seed=0)
