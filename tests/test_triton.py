@@ -361,15 +361,23 @@ def test_cpu_tensors_do_not_take_the_triton_route(monkeypatch: pytest.MonkeyPatc
     assert _differ(w, np.asarray(want)) == 0
 
 
-def test_route_line_names_triton() -> None:
-    assert "Triton for CUDA torch tensors (available" in route()
+def test_route_line_names_triton(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert route().endswith("; Triton for CUDA torch tensors (available)")
+    monkeypatch.setattr(triton_kernel, "_state", {})  # before the first draw: Triton not imported
+    assert route().endswith("(installed: loaded and self-tested on the first CUDA draw)")
+    monkeypatch.setattr(triton_kernel, "_state", {"impl": None, "reason": "triton is not installed (x)"})
+    assert route().endswith("; Triton for CUDA torch tensors (not installed: eager fallback)")
+    monkeypatch.setattr(triton_kernel, "_state", {})
+    monkeypatch.setenv("VARINIT_TRITON", "0")
+    assert route().endswith("(disabled by VARINIT_TRITON: eager fallback)")
 
 
 def test_import_varinit_does_not_import_triton() -> None:
-    # torch itself may import triton (torch._dynamo does where it is installed); varinit's
-    # kernels module is imported only when a CUDA tensor is drawn or the route is asked for
+    # torch itself may import triton (torch._dynamo does where it is installed); varinit imports
+    # it only when a CUDA tensor is drawn (not for the route line: Triton loads its own LLVM)
     code = (
-        "import sys, varinit, varinit.rng.triton_kernel; assert 'triton' not in sys.modules; "
+        "import sys, varinit, varinit.rng.triton_kernel; from varinit.core.executor import route; "
+        "route(); assert 'triton' not in sys.modules; "
         "import varinit.adapters.torch; assert 'varinit.rng._triton_impl' not in sys.modules"
     )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():  # before importing triton: it loads its own LLVM
+    pytest.skip("needs a CUDA device", allow_module_level=True)
 if os.environ.get("VARINIT_REQUIRE_TRITON") == "1":
     import triton  # noqa: F401
 else:
@@ -27,7 +29,6 @@ from varinit.rng import kernel, triton_kernel  # noqa: E402
 pytestmark = [
     pytest.mark.triton,
     pytest.mark.torch,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
     pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="runs the compiled kernels"),
 ]
 

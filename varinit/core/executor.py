@@ -141,16 +141,10 @@ def route() -> str:
 
 
 def _triton_route() -> str:
-    """The CUDA torch route, in words (Triton is imported here, not at ``import varinit``)."""
+    """The CUDA torch route, in words (without importing Triton: see ``triton_kernel.installed``)."""
     from ..rng import triton_kernel
 
-    if triton_kernel.available():
-        bad = triton_kernel.unavailable_reason()  # a device that failed its self-test
-        return "Triton for CUDA torch tensors (available" + (f"; refused on {bad}" if bad else "") + ")"
-    why = triton_kernel.unavailable_reason() or "unavailable"
-    if why.startswith("triton is not installed"):
-        why = "not installed"
-    return f"Triton for CUDA torch tensors ({why}: eager fallback)"
+    return triton_kernel.describe()
 
 
 def _compiled_fill(req: Request, view: Any, job: tuple[str, tuple[float, ...], Portable]) -> None:

@@ -21,6 +21,7 @@ CPU tensors), against the NumPy reference; no run on a GPU yet.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import operator
 import os
 import struct
@@ -34,7 +35,9 @@ __all__ = [
     "BLOCK",
     "KINDS",
     "available",
+    "describe",
     "fill",
+    "installed",
     "interpreted",
     "ready",
     "transform",
@@ -73,6 +76,29 @@ def _load() -> Any:
                 reason = f"triton failed to load: {type(e).__name__}: {e}"
         _state["impl"], _state["reason"] = impl, reason
         return impl
+
+
+def installed() -> bool:
+    """Whether Triton is installed (found, not imported: importing it loads its own LLVM, which
+    some processes cannot host next to another, e.g. TensorFlow's)."""
+    return importlib.util.find_spec("triton") is not None
+
+
+def describe() -> str:
+    """The CUDA route in words, without importing Triton (``varinit check``'s route line)."""
+    head = "Triton for CUDA torch tensors"
+    if "impl" in _state:  # loaded already (a CUDA draw, or a test): what it found
+        if _state["impl"] is None:
+            why = str(_state["reason"])
+            why = "not installed" if why.startswith("triton is not installed") else why
+            return f"{head} ({why}: eager fallback)"
+        bad = unavailable_reason()  # devices that failed their self-test
+        return f"{head} (available" + (f", refused on {bad}" if bad else "") + ")"
+    if _disabled():
+        return f"{head} (disabled by VARINIT_TRITON: eager fallback)"
+    if installed():
+        return f"{head} (installed: loaded and self-tested on the first CUDA draw)"
+    return f"{head} (not installed: eager fallback)"
 
 
 def available() -> bool:
