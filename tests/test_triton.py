@@ -382,3 +382,15 @@ def test_import_varinit_does_not_import_triton() -> None:
     )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_no_triton_next_to_tensorflow() -> None:
+    """Triton's LLVM next to TensorFlow's aborts the process: the route declines instead."""
+    code = (
+        "import sys, types; sys.modules['tensorflow'] = types.ModuleType('tensorflow'); "
+        "from varinit.rng import triton_kernel as t; assert not t.available(); "
+        "assert 'TensorFlow' in t.unavailable_reason(); assert 'triton' not in sys.modules; "
+        "assert 'TensorFlow' in t.describe()"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

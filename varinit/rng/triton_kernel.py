@@ -25,6 +25,7 @@ import importlib.util
 import operator
 import os
 import struct
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -67,6 +68,9 @@ def _load() -> Any:
         impl, reason = None, None
         if _disabled():
             reason = "disabled by VARINIT_TRITON"
+        elif "tensorflow" in sys.modules and "triton" not in sys.modules:
+            # Triton loads its own LLVM; registering it next to TensorFlow's aborts the process
+            reason = "TensorFlow is loaded in this process, and Triton's LLVM cannot join it"
         else:
             try:
                 impl = importlib.import_module("varinit.rng._triton_impl")
