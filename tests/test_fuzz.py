@@ -245,3 +245,72 @@ def _report() -> Iterator[None]:
 def test_fuzz_init(backend: str) -> None:
     _fuzz(backend)()
     assert sum(v for k, v in TRIED.items() if k.startswith(backend + ":")) >= EXAMPLES[backend] // 2
+
+
+# --------------------------------------------------------------------------- other front doors
+
+
+def _door_check(door: str, case: dict[str, Any]) -> str:
+    """torch ``init_`` on a tensor, the JAX ``initializer``, the Keras ``Initializer``: the
+    same invariant as ``varinit.init``, and the values equal NumPy's for an int seed."""
+    shape, kw, seed = case["shape"], dict(case["overrides"]), case["seed"]
+    try:
+        if door == "torch":
+            import torch
+            from varinit.adapters.torch import init_
+
+            ok = isinstance(shape, tuple) and all(type(d) is int and 0 <= d <= 6 for d in shape)
+            t = torch.empty(shape if ok else (3, 4))  # a tensor always has a valid shape
+            x = init_(t, case["scheme"], seed=seed, stream=case["stream"], **kw)
+            layout = "out_in"
+        elif door == "jax":
+            from varinit.adapters.jax import initializer
+
+            case = {**case, "stream": 0}  # JAX initializers take no stream id
+            x = initializer(case["scheme"], **kw)(seed, shape)
+            layout = "in_out"
+        else:
+            from varinit.adapters.keras import Initializer
+
+            x = Initializer(case["scheme"], seed=seed, stream=case["stream"], **kw)(shape)
+            layout = "in_out"
+    except (TypeError, ValueError, IndexError) as e:
+        assert str(e).strip(), case
+        assert _raised_by_us(e), "".join(traceback.format_exception(e))
+        return "refused"
+    values = _host(x)
+    assert np.isfinite(values).all(), case
+    if isinstance(seed, int) and not isinstance(seed, bool) and isinstance(shape, tuple) and values.size:
+        ref = varinit.init(
+            case["scheme"], tuple(values.shape), seed=seed, stream=case["stream"], layout=layout, **kw
+        )
+        if varinit.get(case["scheme"]).family in STRUCTURED:  # a QR: equal to rounding only
+            np.testing.assert_allclose(values, np.asarray(ref, dtype=np.float64), rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(values, np.asarray(ref, dtype=np.float64), err_msg=str(case))
+    return "drawn"
+
+
+#: families drawn from a whole-matrix QR: across frameworks they agree to rounding, not bit
+#: for bit (docs/randomness.md)
+STRUCTURED = ("orthogonal", "delta_orthogonal", "sparse")
+DOORS = [d for d, b in (("torch", "torch"), ("jax", "jax"), ("keras", "tensorflow")) if b in INSTALLED]
+
+
+@pytest.mark.parametrize("door", [pytest.param(d, marks=marks_for(d)) for d in DOORS])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_fuzz_front_doors(door: str) -> None:
+    n = EXAMPLES["numpy" if door == "torch" else "jax"]
+
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=_cases([None]))
+    def run(case: dict[str, Any]) -> None:
+        TRIED[f"{door}-door:{_door_check(door, case)}"] += 1
+
+    run()
