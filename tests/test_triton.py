@@ -150,10 +150,10 @@ def test_float64_sample_through_each_plan(name: str) -> None:
     rng = np.random.default_rng(0)
     u = np.concatenate(
         [
-            ((rng.integers(0, 1 << 53, 20000, dtype=np.int64) >> 0) * 2.0**-53 + 2.0**-54),
+            rng.integers(0, 1 << 53, 20000, dtype=np.int64) * 2.0**-53 + 2.0**-54,
             np.arange(1, 2000) * 2.0**-53 - 2.0**-54,  # the lowest grid points
             1.0 - np.arange(1, 2000) * 2.0**-53 + 2.0**-54,  # the highest
-            [2.0**-54, 1.0 - 2.0**-53, 1e-300 * 0 + 2.0**-30],
+            [2.0**-54, 1.0 - 2.0**-53, 2.0**-30],
         ]
     )
     u = np.minimum(u, 1.0 - 2.0**-53)
