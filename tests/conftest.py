@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +45,17 @@ def _restore_scheme_registry() -> object:
     rows, index = dict(reg.rows), dict(reg.index)
     yield
     reg.rows, reg.index = rows, index
+
+
+#: modules that load Triton's LLVM (directly, or through TorchDynamo): a process that has loaded
+#: TensorFlow's LLVM aborts when a second one registers, so the whole suite's process never
+#: imports them; tests/test_isolated.py runs them in a pytest process of their own
+ISOLATED = ("test_triton.py", "test_torch_compile.py")
+CHILD_ENV = "VARINIT_ISOLATED_CHILD"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.name not in ISOLATED or os.environ.get(CHILD_ENV):
+        return None
+    named = {Path(str(a).split("::")[0]).resolve() for a in config.args}
+    return collection_path.resolve() not in named  # a module named on the command line runs here
