@@ -77,7 +77,8 @@ def cdf(p: Plan) -> Callable[[np.ndarray], np.ndarray]:
 
         def below(z: np.ndarray) -> np.ndarray:  # P(a <= Z <= z) / P(a <= Z <= b)
             z = np.clip(z, a, b)
-            return (np.expm1(log_ndtr(z) - lb) - np.expm1(la - lb)) / denom
+            got: np.ndarray = (np.expm1(log_ndtr(z) - lb) - np.expm1(la - lb)) / denom
+            return got
 
         if mirrored:
             return lambda x: np.clip(1.0 - below(-(np.asarray(x, np.float64) - p.mean) / p.std), 0.0, 1.0)
