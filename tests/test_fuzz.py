@@ -104,7 +104,7 @@ def _dtypes(backend: str) -> list[Any]:
 
 def _host(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # torch (bfloat16 has no numpy view)
-        return np.asarray(x.detach().cpu().float().numpy() if x.dtype.is_floating_point else x.cpu().numpy())
+        return np.asarray(x.detach().cpu().double().numpy() if x.dtype.is_floating_point else x.cpu().numpy())
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     return np.asarray(x).astype(np.float64)

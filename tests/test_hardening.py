@@ -327,3 +327,10 @@ def test_array_api_strict_dtypes_are_never_compared_with_numpy_ones() -> None:
     varinit.init("he_normal", (4, 4), seed=0, dtype="float32")
     x = varinit.init("he_normal", (4, 4), backend=xp, seed=0, dtype=xp.float32)  # warnings are errors
     assert x.dtype == xp.float32
+
+
+def test_huge_negative_slope_is_not_an_overflow() -> None:
+    """Found by the fuzz: ``a=1.3e154`` raised a bare OverflowError squaring the slope."""
+    x = varinit.init("kaiming_uniform", (4, 4), seed=0, a=1.3407807929942597e154)
+    assert np.isfinite(x).all() and np.abs(x).max() <= 1e-150
+    assert varinit.gain("leaky_relu", 1e200) == pytest.approx(math.sqrt(2.0) / 1e200)

@@ -54,5 +54,8 @@ def table_gain(nonlinearity: Any, param: float | None) -> float:
             )
         else:
             slope = float(param)
-        return math.sqrt(2.0 / (1.0 + slope**2))
+        try:
+            return math.sqrt(2.0 / (1.0 + slope**2))  # torch's formula, to the bit
+        except OverflowError:  # |slope| > 1e154: the same value, without squaring
+            return math.sqrt(2.0) / math.hypot(1.0, slope)
     raise ValueError(f"nonlinearity={nonlinearity!r} has no tabulated gain; known: {', '.join(GAIN_TABLE)}")
