@@ -285,7 +285,7 @@ def _door_check(door: str, case: dict[str, Any]) -> str:
             case["scheme"], tuple(values.shape), seed=seed, stream=case["stream"], layout=layout, **kw
         )
         if varinit.get(case["scheme"]).family in STRUCTURED:  # a QR: equal to rounding only
-            np.testing.assert_allclose(values, np.asarray(ref, dtype=np.float64), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(values, np.asarray(ref, dtype=np.float64), rtol=1e-4, atol=1e-5)
         else:
             np.testing.assert_array_equal(values, np.asarray(ref, dtype=np.float64), err_msg=str(case))
     return "drawn"
