@@ -50,7 +50,7 @@ def _restore_scheme_registry() -> object:
 #: modules that load Triton's LLVM (directly, or through TorchDynamo): a process that has loaded
 #: TensorFlow's LLVM aborts when a second one registers, so the whole suite's process never
 #: imports them; tests/test_isolated.py runs them in a pytest process of their own
-ISOLATED = ("test_triton.py", "test_torch_compile.py")
+ISOLATED = ("test_triton.py",)
 CHILD_ENV = "VARINIT_ISOLATED_CHILD"
 
 
