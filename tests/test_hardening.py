@@ -6,6 +6,7 @@ Each test here failed before its fix. An error must name the parameter and the v
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from conftest import INSTALLED
 import varinit
 from varinit.core.errors import SchemeError, TableError, UnknownSchemeError
 from varinit.core.fans import MAX_ELEMENTS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------- non-finite output
 
@@ -218,13 +221,12 @@ def test_torch_compile_keeps_the_bits() -> None:
     In a fresh process: ``torch.compile`` imports Triton, whose import aborts a process that
     has loaded TensorFlow already."""
     pytest.importorskip("torch")
-    import os
     import subprocess
     import sys
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cmd = [sys.executable, "-c", _COMPILE_CHECK]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=root)
+    r = subprocess.run(
+        [sys.executable, "-c", _COMPILE_CHECK], capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
     assert r.returncode == 0 and "bit-identical" in r.stdout, r.stderr[-3000:]
 
 
