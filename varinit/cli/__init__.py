@@ -214,6 +214,15 @@ def _parser() -> argparse.ArgumentParser:
         description="One table of weight initializations for every "
         "framework. `varinit check` is the main job.",
     )
+    p.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="load a TOML table of schemes first (repeatable; before the command: "
+        "varinit --table my.toml show my_scheme); a file that is not a regular UTF-8 file of at "
+        "most 1 MiB, or not a valid table, is refused without changing anything",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sp = sub.add_parser("list", help="print the scheme table")
@@ -273,8 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        for path in args.table:
+            from ..core.table import load_table
+
+            load_table(path)
         return int(args.func(args))
-    except (UnknownSchemeError, SchemeError, ValueError, TypeError, ImportError) as e:
+    except (UnknownSchemeError, SchemeError, ValueError, TypeError, ImportError, OSError) as e:
         print(f"varinit: error: {e}", file=sys.stderr)
         return 2
 
