@@ -10,4 +10,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23.2" "setuptools>=69" wheel
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all,test]"
+# Triton (the CUDA kernel's tests run it in its interpreter) goes into .triton/, not the venv:
+# its LLVM aborts a process that has loaded TensorFlow's. tests/test_isolated.py puts it on the
+# path of a pytest process of its own.
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ ! -d .triton/triton ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target .triton "$(grep '^triton==' constraints.txt | cut -d';' -f1)"
+fi
 .venv/bin/python -c "import varinit, sys; print('varinit', varinit.__version__, 'ready in .venv (Python', sys.version.split()[0] + ')')"

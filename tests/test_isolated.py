@@ -18,6 +18,13 @@ from conftest import CHILD_ENV, ISOLATED
 HERE = Path(__file__).parent
 
 
+def _path() -> str:
+    """The child's import path: Triton from ``.triton/`` (``scripts/setup.sh`` installs it there,
+    outside the venv), then whatever the parent had."""
+    parts = [str(HERE.parent / ".triton"), os.environ.get("PYTHONPATH", "")]
+    return os.pathsep.join(p for p in parts if p)
+
+
 @pytest.mark.torch
 def test_modules_with_their_own_llvm_pass_in_a_process_of_their_own() -> None:
     pytest.importorskip("torch")
@@ -25,7 +32,7 @@ def test_modules_with_their_own_llvm_pass_in_a_process_of_their_own() -> None:
     assert modules, f"none of {ISOLATED} exists"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *modules],
-        env={**os.environ, CHILD_ENV: "1"},
+        env={**os.environ, CHILD_ENV: "1", "PYTHONPATH": _path()},
         cwd=HERE.parent,
         capture_output=True,
         text=True,
