@@ -17,4 +17,10 @@ if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ ! -d .triton/triton ]; th
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
     --target .triton "$(grep '^triton==' constraints.txt | cut -d';' -f1)"
 fi
+# timm, for the tests that compare varinit.adapters.timm with timm's own weight_init.py (loaded
+# by path): without its dependencies, as its torchvision has no wheel for every torch
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('timm') is None)"; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    "$(grep '^timm==' constraints.txt)"
+fi
 .venv/bin/python -c "import varinit, sys; print('varinit', varinit.__version__, 'ready in .venv (Python', sys.version.split()[0] + ')')"
