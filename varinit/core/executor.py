@@ -128,8 +128,9 @@ def route() -> str:
 
     if kernel.available():
         cpu = (
-            f"compiled kernel ({kernel.isa()}) for NumPy and CPU torch tensors; XLA for JAX and "
-            "TensorFlow; the Array-API reference for other libraries"
+            f"compiled kernel ({kernel.isa()}) for NumPy, CPU torch tensors and eager TensorFlow on "
+            "the CPU; XLA for JAX and TensorFlow in tf.function; the Array-API reference for other "
+            "libraries"
         )
     else:
         why = kernel.unavailable_reason()
