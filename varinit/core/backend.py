@@ -28,6 +28,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from .names import backend_name
+
 __all__ = ["BACKENDS", "Backend", "NamespaceBackend", "get_backend", "installed_backends", "register_backend"]
 
 #: Backend names in the order ``check`` reports them, with the module each needs.
@@ -247,8 +249,7 @@ def get_backend(name: Any) -> Backend:
             "pass 'numpy', 'torch', 'jax' or 'tensorflow', your own varinit.Backend, or a namespace "
             "such as array_api_strict"
         )
-    key = name.strip().lower()
-    key = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow", "keras": "tensorflow"}.get(key, key)
+    key = backend_name(name)  # "pytorch" -> "torch": the alias table the CLI reads too
     if key in _CACHE:
         return _CACHE[key]
     needs = BACKENDS.get(key)

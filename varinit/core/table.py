@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import SchemeError, TableError, UnknownSchemeError
+from .names import normalize_name, prefix_matches, spellings
 
 if TYPE_CHECKING:
     from .families import Family, ParamValue
@@ -40,11 +41,6 @@ def __getattr__(name: str) -> Any:
     if name == "FAMILIES":
         return _families()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def normalize_name(name: str) -> str:
-    """The lookup key of a name: lower case, ``-`` and spaces read as ``_``."""
-    return name.strip().lower().replace("-", "_").replace(" ", "_")
 
 
 # --------------------------------------------------------------------------- the row type
@@ -267,12 +263,18 @@ class _Registry:
             self.state = (rows, index)  # one atomic swap
 
     def lookup(self, name: str) -> Scheme:
+        """The row for ``name``: a name or alias, or its home framework's spelling of one
+        (torch's ``kaiming_normal_``, Keras' ``HeNormal``); unknown names raise with suggestions."""
         rows, index = self.state
-        key = normalize_name(name)
-        if key in index:
-            return rows[index[key]]
-        close = difflib.get_close_matches(key, list(index), n=3, cutoff=0.6)
-        suggestions = list(dict.fromkeys(index[c] for c in close))
+        keys = spellings(name)
+        for key in keys:
+            if key in index:
+                return rows[index[key]]
+        key = keys[-1]
+        close = prefix_matches(key, list(index)) + difflib.get_close_matches(
+            key, list(index), n=3, cutoff=0.6
+        )
+        suggestions = list(dict.fromkeys(index[c] for c in close))[:5]
         raise UnknownSchemeError(name, suggestions)
 
 
@@ -373,9 +375,13 @@ def _parse(text: str, filename: str) -> list[Scheme]:
 def get(name: str | Scheme, **overrides: Any) -> Scheme:
     """Look a scheme up by name or alias (case, ``-`` and ``_`` ignored), with overrides.
 
+    A name as torch, Keras or JAX spells it finds the row that reproduces it.
+
     >>> import varinit
     >>> varinit.get("Xavier-Uniform").name
     'glorot_uniform'
+    >>> varinit.get("kaiming_normal_").name, varinit.get("HeNormal").name
+    ('kaiming_normal', 'he_normal')
     >>> varinit.get("he_normal", mode="fan_out").params["mode"]
     'fan_out'
     """
