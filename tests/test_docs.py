@@ -31,6 +31,10 @@ CORE_MODULES = [
     "varinit.cli.docs",
     "varinit.testing",
     "varinit.cli",
+    "varinit.cli.options",
+    "varinit.cli.plots",
+    "varinit.cli.progress",
+    "varinit.core.names",
     "varinit.adapters.numpy",
 ]
 

@@ -56,15 +56,34 @@ def _schemes(text: str) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _activation(name: str) -> None:
+    """Refuse an unknown activation with a did-you-mean, as ``recommend`` does."""
+    import difflib
+
+    from ..theory.activations import activation, known, normalize
+
+    try:
+        activation(name)
+    except ValueError:
+        close = difflib.get_close_matches(normalize(name), known(), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(
+            f"--activation {name!r} is not a known activation{hint} (known: {', '.join(known())})"
+        ) from None
+
+
 def cmd_propagate(args: argparse.Namespace) -> int:
     """Propagate through a deep MLP for each scheme; print a table, optionally plot."""
-    from ..theory.activations import activation
     from ..theory.propagate import comparison_table, propagate
+    from .plots import check_path
 
-    activation(args.activation)  # unknown activation -> ValueError before any work
+    _activation(args.activation)  # unknown activation -> ValueError before any work
     for label in ("depth", "width", "batch"):
         if getattr(args, label) < 1:
             raise ValueError(f"--{label} {getattr(args, label)} is not allowed: it must be >= 1")
+    if args.plot:
+        check_path(args.plot)  # a path that cannot be written fails now, not after the run
+    specs = _schemes(args.schemes)
     results = [
         propagate(
             s,
@@ -76,67 +95,68 @@ def cmd_propagate(args: argparse.Namespace) -> int:
             backend=args.backend,
             **kw,
         )
-        for s, kw in _schemes(args.schemes)
+        for s, kw in specs
     ]
     print(comparison_table(results))
     if args.plot:
-        path = plot(results, args.plot)
+        path = plot(results, args.plot, specs)
         print(f"wrote {path}")
     return 0
 
 
-def plot(results: Any, path: str) -> str:
-    """Activation std and gradient std against depth, log scale, one line per scheme."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError("--plot needs matplotlib: pip install 'varinit[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot(results: Any, path: str, specs: Any = None) -> str:
+    """Activation std and gradient std against depth, log scale, one line per scheme
+    (and its mean-field expectation when ``specs`` gives each scheme's name and overrides)."""
+    from .plots import plot as _plot
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    first = results[0]
-    styles = ("-", "--", ":", "-.")  # schemes with equal variance draw the same curve
-    for k, r in enumerate(results):
-        layers = range(1, r.depth + 1)
-        style = {"label": r.scheme, "linewidth": 2.2, "linestyle": styles[k % len(styles)]}
-        axes[0].plot(layers, r.act_std, **style)
-        axes[1].plot(layers, r.grad_std, **style)
-    for ax, title in zip(axes, ("activation std (forward)", "gradient std (backward)"), strict=True):
-        ax.set_yscale("log")
-        ax.set_xlabel("layer")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    fig.suptitle(
-        f"{first.activation}: depth {first.depth}, width {first.width}, "
-        f"batch {first.batch}, seed {first.seed}"
-    )
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _plot(results, path, specs)
 
 
-def add_subcommands(subparsers: Any) -> None:
+def add_subcommands(subparsers: Any, parents: Any = ()) -> None:
     """Register ``recommend`` and ``propagate`` on an argparse subparsers object."""
-    sp = subparsers.add_parser("recommend", help="the scheme for an activation, with the reason")
-    sp.add_argument("activation", help="e.g. relu, tanh, sigmoid, selu, gelu")
+    from .options import backend_type
+
+    parents = list(parents)
+    sp = subparsers.add_parser(
+        "recommend",
+        parents=parents,
+        help="the scheme for an activation, with the rule and copy-paste calls",
+        description="The scheme for an activation: the rule it follows, why, the alternatives and "
+        "one copy-paste call each for NumPy, torch, Keras and JAX.",
+    )
+    sp.add_argument("activation", help="an activation name, e.g. relu, tanh, sigmoid, selu, gelu")
     sp.set_defaults(func=cmd_recommend)
 
     sp = subparsers.add_parser(
-        "propagate", help="activation and gradient std through a deep random MLP, per scheme"
+        "propagate",
+        parents=parents,
+        help="activation and gradient std through a deep random MLP, per scheme",
+        description="Push a N(0, 1) batch forward and a unit-variance gradient backward through "
+        "a deep square MLP without biases, and print the std per layer for each scheme.",
     )
-    sp.add_argument("--activation", default="relu")
+    sp.add_argument("--activation", default="relu", help="e.g. relu, tanh, sigmoid, selu (default: relu)")
     sp.add_argument(
         "--schemes",
         default="he_normal,glorot_normal,lecun_normal",
         help="comma-separated scheme names, each with optional overrides "
-        "NAME:key=value[:key=value], e.g. glorot_normal,normal:std=1",
+        "NAME:key=value[:key=value], e.g. glorot_normal,normal:std=1 "
+        "(default: he_normal,glorot_normal,lecun_normal)",
     )
-    sp.add_argument("--depth", type=int, default=50)
-    sp.add_argument("--width", type=int, default=512)
-    sp.add_argument("--batch", type=int, default=128)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--backend", default="numpy", help="who draws the weights (portable stream)")
-    sp.add_argument("--plot", metavar="PNG", help="also save a plot (needs matplotlib)")
+    sp.add_argument("--depth", type=int, default=50, metavar="N", help="number of layers (default: 50)")
+    sp.add_argument("--width", type=int, default=512, metavar="N", help="units per layer (default: 512)")
+    sp.add_argument("--batch", type=int, default=128, metavar="N", help="rows in the batch (default: 128)")
+    sp.add_argument("--seed", type=int, default=0, help="portable-stream seed (default: 0)")
+    sp.add_argument(
+        "--backend",
+        default="numpy",
+        type=backend_type,
+        help="who draws the weights with the portable stream: numpy, torch, jax or tensorflow, "
+        "or an alias such as pytorch, tf (default: numpy)",
+    )
+    sp.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also save a plot to FILE (.png, .pdf or .svg; needs matplotlib): measured and "
+        "expected std per layer",
+    )
     sp.set_defaults(func=cmd_propagate)

@@ -6,6 +6,7 @@ import contextlib
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,11 +197,16 @@ def run(
     schemes: list[str],
     backends: list[str | Backend],
     *,
-    progress: bool = False,
+    progress: bool | Callable[[str, int, int, str], None] = False,
     anchors: bool = True,
 ) -> CheckResult:
-    """Check every (scheme, backend) pair; never raises for a failing cell."""
+    """Check every (scheme, backend) pair; never raises for a failing cell.
+
+    ``progress``: True prints a counter on stderr; a callable is called as
+    ``progress(stage, done, total, item)`` before each step and with ``done == total`` at the end.
+    """
     t0 = time.perf_counter()
+    report = progress if callable(progress) else _print_progress if progress else None
     cells: dict[tuple[str, str], Cell] = {}
     notes: list[str] = []
     labels: list[str] = []
@@ -215,16 +221,16 @@ def run(
                 cells[s, label] = Cell(s, label, False, detail=f"{type(e).__name__}: {e}")
             continue
         objs.append(be)
-        for i, s in enumerate(schemes, 1):
-            if progress:
-                print(f"\r{label}: {i}/{len(schemes)} {s:<24}", end="", file=sys.stderr, flush=True)
+        for i, s in enumerate(schemes):
+            if report:
+                report(label, i, len(schemes), s)
             cells[s, label] = check_cell(s, be)
-        if progress:
-            print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
+        if report:
+            report(label, len(schemes), len(schemes), "")
     result = CheckResult(schemes, labels, cells, notes, time.perf_counter() - t0)
     if anchors:
         result.identity = _portable_identity(schemes, objs)
-        result.anchors = _anchor_results(schemes, [be.name for be in objs], progress)
+        result.anchors = _anchor_results(schemes, [be.name for be in objs], report)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -265,7 +271,15 @@ def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Iden
     return out
 
 
-def _anchor_results(schemes: list[str], backends: list[str], progress: bool) -> list[Any]:
+def _print_progress(stage: str, done: int, total: int, item: str) -> None:
+    """The plain counter ``run(progress=True)`` prints on stderr (cleared at the end)."""
+    text = f"{stage}: {done + 1}/{total} {item[:40]:<40}" if done < total else " " * 60
+    print("\r" + text, end="\r" if done >= total else "", file=sys.stderr, flush=True)
+
+
+def _anchor_results(
+    schemes: list[str], backends: list[str], report: Callable[[str, int, int, str], None] | None
+) -> list[Any]:
     from .anchors import ANCHORS, compare
 
     # numpy: the literal recipes (Caffe, TF1 contrib, the NumPy form) in conformance/recipes.py
@@ -276,13 +290,13 @@ def _anchor_results(schemes: list[str], backends: list[str], progress: bool) -> 
         for a in ANCHORS
         if a.scheme in schemes and a.available and framework_of.get(a.framework) in backends
     ]
-    for i, a in enumerate(todo, 1):
-        if progress:
-            print(f"\ranchors: {i}/{len(todo)} {a.name[:40]:<40}", end="", file=sys.stderr, flush=True)
+    for i, a in enumerate(todo):
+        if report:
+            report("anchors", i, len(todo), a.name)
         for shape in a.shapes:
             out.append(compare(a, shape, seed=SEED))
-    if progress:
-        print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
+    if report:
+        report("anchors", len(todo), len(todo), "")
     return out
 
 
