@@ -41,6 +41,8 @@ from varinit.core.request import Native, Portable, Request, Spec
 from varinit.core.table import Scheme
 from varinit.rng import philox
 
+from ._torch_deferred import skip_init
+
 __all__ = [
     "BACKEND",
     "InitSummary",
@@ -64,6 +66,7 @@ __all__ = [
     "ones_",
     "orthogonal",
     "orthogonal_",
+    "skip_init",
     "sparse",
     "sparse_",
     "trunc_normal_",
@@ -388,17 +391,11 @@ def _dtensor_class() -> type | None:
 
 
 def _dtensor_index(t: Any) -> tuple[Any, tuple[slice, ...]]:
-    """(local tensor, its block of the global tensor) for a Shard/Replicate DTensor."""
-    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+    """(local tensor, its block of the global tensor) for a Shard/_StridedShard/Replicate
+    DTensor (a strided shard of several separate pieces raises, naming the way to fill it)."""
+    from ._torch_deferred import dtensor_block
 
-    for p in t.placements:
-        if not (p.is_replicate() or p.is_shard()) or type(p).__name__ == "_StridedShard":
-            raise ValueError(
-                f"DTensor placement {p} is not supported by init_: use Shard(dim) or Replicate() "
-                "(a Partial tensor holds summands, not values)"
-            )
-    shape, offset = compute_local_shape_and_global_offset(t.shape, t.device_mesh, t.placements)
-    return t._local_tensor, tuple(slice(o, o + n) for o, n in zip(offset, shape, strict=True))
+    return dtensor_block(t)
 
 
 def init_(

@@ -1,0 +1,231 @@
+"""Deferred init (``skip_init``, ``prepare``, ``init_module(device=, only_missing=)``).
+
+"No init kernel ran" is checked on torch's default generator: every random init of
+``torch.nn`` draws from it, a meta tensor's does not, so its state is unchanged exactly
+when no kernel ran on a real tensor (the control builds the same model without
+``skip_init`` and sees the state move).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from varinit.adapters import _torch_deferred as td  # noqa: E402
+from varinit.adapters._torch_deferred import is_unwritten, prepare, skip_init  # noqa: E402
+
+import varinit  # noqa: E402
+
+ORIGINAL_REGISTER = torch.nn.Module.register_parameter
+
+
+class Tied(torch.nn.Module):
+    """An embedding, a block, a norm and a head tied to the embedding (GPT-2's layout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(50, 16)
+        self.fc = torch.nn.Linear(16, 32)
+        self.norm = torch.nn.LayerNorm(32)
+        self.bn = torch.nn.BatchNorm1d(32)
+        self.frozen = torch.nn.Linear(32, 16)
+        self.frozen.weight.requires_grad_(False)
+        self.head = torch.nn.Linear(16, 50, bias=False)
+        self.head.weight = self.emb.weight
+
+
+def _rng() -> torch.Tensor:
+    return torch.random.get_rng_state()
+
+
+def test_skip_init_meta_runs_no_init_kernel_and_keeps_buffers() -> None:
+    torch.manual_seed(0)
+    before = _rng()
+    with skip_init():
+        m = Tied()
+        mha = torch.nn.MultiheadAttention(16, 2)
+        conv = torch.nn.Conv2d(3, 8, 3)
+    assert torch.equal(_rng(), before)
+    for mod in (m, mha, conv):
+        for name, p in mod.named_parameters():
+            assert p.is_meta and type(p) is torch.nn.Parameter, name
+    assert not m.frozen.weight.requires_grad and m.frozen.bias.requires_grad
+    assert m.head.weight is m.emb.weight
+    # buffers are built by torch, with torch's values
+    assert m.bn.running_var.device.type == "cpu" and torch.equal(m.bn.running_var, torch.ones(32))
+    assert torch.equal(m.bn.running_mean, torch.zeros(32))
+    assert torch.nn.Module.register_parameter is ORIGINAL_REGISTER
+    # the control: the same build outside moves torch's generator
+    Tied()
+    assert not torch.equal(_rng(), before)
+
+
+def test_skip_init_cpu_leaves_parameters_unwritten_and_tied() -> None:
+    torch.manual_seed(0)
+    before = _rng()
+    with skip_init("cpu"):
+        m = Tied()
+        held = m.fc.weight  # a reference taken inside the block
+        assert held.is_meta  # real only once the block exits
+    assert torch.equal(_rng(), before)
+    assert held is m.fc.weight and held.device.type == "cpu"
+    assert m.head.weight is m.emb.weight
+    assert not m.frozen.weight.requires_grad
+    for name, p in m.named_parameters():
+        assert p.device.type == "cpu" and type(p) is torch.nn.Parameter, name
+        assert is_unwritten(p), name
+    assert not is_unwritten(torch.nn.Linear(2, 2).weight)  # built outside: not tracked
+
+
+def test_every_kind_of_write_counts_as_written() -> None:
+    with skip_init("cpu"):
+        m = torch.nn.Sequential(*(torch.nn.Linear(4, 4) for _ in range(5)))
+    ckpt = torch.nn.Linear(4, 4).state_dict()
+    with torch.no_grad():
+        m[0].weight.copy_(torch.ones(4, 4))
+    m[1].load_state_dict(ckpt)
+    torch.nn.init.normal_(m[2].weight)
+    m[3].weight.grad = torch.ones(4, 4)
+    torch.optim.SGD([m[3].weight], lr=0.1).step()
+    m[4].weight.grad = torch.ones(4, 4)
+    torch.optim.AdamW([m[4].weight], lr=0.1, foreach=True).step()
+    written = {"0.weight", "1.weight", "1.bias", "2.weight", "3.weight", "4.weight"}
+    assert {n for n, p in m.named_parameters() if not is_unwritten(p)} == written
+    should = prepare(m, only_missing=True)
+    assert {n for n, p in m.named_parameters() if should(n, p)} == {"0.bias", "2.bias", "3.bias", "4.bias"}
+    assert torch.equal(m[1].weight, ckpt["weight"])
+
+
+def test_nested_skip_init_and_cleanup_on_error() -> None:
+    with skip_init("cpu"):
+        outer = torch.nn.Linear(3, 3)
+        with skip_init():
+            inner = torch.nn.Linear(3, 3)
+        assert inner.weight.is_meta and outer.weight.is_meta
+    assert outer.weight.device.type == "cpu" and inner.weight.is_meta
+    assert is_unwritten(outer.weight)
+
+    class Boom(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 3)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"), skip_init("cpu"):
+        Boom()
+    assert torch.nn.Module.register_parameter is ORIGINAL_REGISTER
+    assert td._LOCAL.frames == [] and td._ACTIVE == 0
+    after = torch.nn.Linear(3, 3)
+    assert not after.weight.is_meta and not is_unwritten(after.weight)
+
+
+def test_another_thread_builds_normally_meanwhile() -> None:
+    inside, done = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def holder() -> None:
+        with skip_init():
+            seen["a"] = torch.nn.Linear(8, 8)
+            inside.set()
+            done.wait(10)
+            seen["c"] = torch.nn.Linear(8, 8)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    assert inside.wait(10)
+    b = torch.nn.Linear(8, 8)  # this thread, while the other is inside skip_init
+    done.set()
+    t.join(10)
+    assert seen["a"].weight.is_meta and seen["c"].weight.is_meta
+    assert b.weight.device.type == "cpu" and bool(b.weight.abs().sum() > 0)
+    assert torch.nn.Module.register_parameter is ORIGINAL_REGISTER
+
+
+def test_prepare_materialises_meta_in_place() -> None:
+    with torch.device("meta"):
+        m = Tied()
+    ids = {n: id(p) for n, p in m.named_parameters()}
+    with pytest.warns(UserWarning, match=r"bn\.running_mean, bn\.running_var, bn\.num_batches_tracked"):
+        should = prepare(m, device="cpu", only_missing=True)
+    assert {n: id(p) for n, p in m.named_parameters()} == ids  # the same objects
+    assert m.head.weight is m.emb.weight
+    assert not m.frozen.weight.requires_grad and m.frozen.bias.requires_grad
+    names = [n for n, _ in m.named_parameters()]
+    assert should.materialized == tuple(names)  # the tied head is materialised once, as emb
+    assert "head.weight" not in names
+    for n, p in m.named_parameters():
+        assert p.device.type == "cpu" and type(p) is torch.nn.Parameter and should(n, p), n
+    assert m.bn.running_var.device.type == "cpu"
+    assert should.buffers == ("bn.running_mean", "bn.running_var", "bn.num_batches_tracked")
+
+
+def test_prepare_only_missing_after_a_partial_checkpoint() -> None:
+    ckpt = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.Linear(6, 2)).state_dict()
+    with skip_init():
+        m = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.Linear(6, 2))
+    part = {k: v for k, v in ckpt.items() if k.startswith("1.")}
+    m.load_state_dict(part, strict=False, assign=True)
+    should = prepare(m, device="cpu", only_missing=True)
+    assert [n for n, p in m.named_parameters() if should(n, p)] == ["0.weight", "0.bias"]
+    assert should.materialized == ("0.weight", "0.bias")
+    everything = prepare(m, device="cpu", only_missing=False)
+    assert all(everything(n, p) for n, p in m.named_parameters())
+    assert everything.materialized == ()  # nothing was on meta any more
+
+
+def test_prepare_errors_name_the_parameter_and_the_fix() -> None:
+    with skip_init():
+        m = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    with pytest.raises(
+        ValueError, match=r"parameter '0\.weight' \(shape \(3, 4\)\) \(and 1 more\) is on the meta"
+    ) as e:
+        prepare(m, only_missing=True)
+    assert "device='cpu'" in str(e.value) and "assign=True" in str(e.value)
+    with pytest.raises(ValueError, match="device='meta' cannot hold values"):
+        prepare(m, device="meta")
+    assert m[0].weight.is_meta  # nothing changed
+
+
+def _expected(name: str, p: torch.Tensor) -> torch.Tensor:
+    scheme, kw = ("he_normal", {}) if name.endswith("weight") else ("normal", {"std": 0.1})
+    a = varinit.init(scheme, tuple(p.shape), seed=0, layout="out_in", stream=varinit.stream_id(name), **kw)
+    return torch.from_numpy(a)
+
+
+RULES = {"*.weight": "he_normal", "*.bias": ("normal", {"std": 0.1})}
+
+
+def _net() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Linear(12, 24), torch.nn.ReLU(), torch.nn.Linear(24, 5))
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_init_module_materialises_and_fills_in_one_pass(device: str) -> None:
+    from varinit.adapters.torch import init_module
+
+    with skip_init(device):
+        m = _net()
+    init_module(m, RULES, seed=0, device="cpu")
+    for n, p in m.named_parameters():
+        assert p.device.type == "cpu"
+        assert torch.equal(p.detach(), _expected(n, p)), n
+
+
+def test_init_module_only_missing_keeps_the_checkpoint() -> None:
+    from varinit.adapters.torch import init_module
+
+    ckpt = {k: torch.full_like(v, 7.0) for k, v in _net().state_dict().items() if k.startswith("2.")}
+    with skip_init("cpu"):
+        m = _net()
+    m.load_state_dict(ckpt, strict=False)
+    report = init_module(m, RULES, seed=0, only_missing=True)
+    assert torch.equal(m[2].weight, ckpt["2.weight"]) and torch.equal(m[2].bias, ckpt["2.bias"])
+    for n in ("0.weight", "0.bias"):
+        p = m.get_parameter(n)
+        assert torch.equal(p.detach(), _expected(n, p)), n
+    assert set(report.untouched) == {"2.weight", "2.bias"}
