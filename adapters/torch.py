@@ -19,26 +19,24 @@ torch's own stream.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import math
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import array_api_compat.torch as atorch
 import torch
 from torch.nn.modules.conv import _ConvNd
 
-from varinit.core.api import stream_id
 from varinit.core.backend import Backend
-from varinit.core.executor import execute, execute_many, redraw_outside, redraw_pays
+from varinit.core.executor import execute, redraw_outside, redraw_pays
 from varinit.core.gains import table_gain
 from varinit.core.plans import Constant, Dirac, Identity, Normal, Sparse, TruncNormal, Uniform
 from varinit.core.request import Native, Portable, Request, Spec
 from varinit.core.table import Scheme
+from varinit.models.report import Report, Row
 from varinit.rng import philox
 
 from ._torch_deferred import skip_init
@@ -486,72 +484,6 @@ def _fill_disabled() -> Callable[[torch.Tensor, Spec, Any, Any, int], None]:
 # --------------------------------------------------------------------------- init_module
 
 
-Rule = str | Scheme | tuple[str | Scheme, Mapping[str, Any]]
-Target = str | type | tuple[type, str]
-
-
-@dataclass(frozen=True)
-class Touched:
-    """One parameter ``init_module`` filled."""
-
-    name: str
-    shape: tuple[int, ...]
-    scheme: str
-    rule: str
-    std: float
-
-
-@dataclass
-class InitSummary:
-    """What ``init_module`` did: the parameters it filled and the ones it left alone."""
-
-    touched: list[Touched] = field(default_factory=list)
-    untouched: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        w = max([len(t.name) for t in self.touched] + [9])
-        lines = [f"{'parameter':<{w}}  {'shape':<18} {'scheme':<18} {'std':>9}  rule"]
-        for t in self.touched:
-            lines.append(f"{t.name:<{w}}  {t.shape!s:<18} {t.scheme:<18} {t.std:9.4g}  {t.rule}")
-        lines.append(
-            f"{len(self.touched)} initialized, {len(self.untouched)} left alone"
-            + (f": {', '.join(self.untouched)}" if self.untouched else "")
-        )
-        return "\n".join(lines)
-
-
-def _rule_name(target: Any) -> str:
-    if isinstance(target, tuple):
-        return f"({target[0].__name__}, {target[1]!r})"
-    return target.__name__ if isinstance(target, type) else repr(target)
-
-
-def _check_target(target: Any) -> None:
-    ok = isinstance(target, str) or (isinstance(target, type) and issubclass(target, torch.nn.Module))
-    if (
-        isinstance(target, tuple)
-        and len(target) == 2
-        and isinstance(target[0], type)
-        and issubclass(target[0], torch.nn.Module)
-        and isinstance(target[1], str)
-    ):
-        ok = True
-    if not ok:
-        raise TypeError(
-            f"rule target {target!r} is not allowed: use a name pattern such as '*.bias', a module "
-            "type such as torch.nn.Linear, or (module type, parameter name) such as "
-            "(torch.nn.Conv2d, 'weight')"
-        )
-
-
-def _matches(target: Any, qual: str, owner: torch.nn.Module, local: str) -> bool:
-    if isinstance(target, str):
-        return fnmatch.fnmatchcase(qual, target)
-    if isinstance(target, tuple):
-        return isinstance(owner, target[0]) and fnmatch.fnmatchcase(local, target[1])
-    return isinstance(owner, target)
-
-
 _FAN_OVERRIDES = frozenset({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"})
 
 
@@ -571,105 +503,6 @@ def _fan_overrides(owner: torch.nn.Module, local: str, shape: tuple[int, ...]) -
     if len(shape) < 2 and isinstance(weight, torch.Tensor) and weight.dim() == 2:
         return {"fan_in": int(weight.shape[1]), "fan_out": int(weight.shape[0])}
     return {}
-
-
-def init_module(
-    module: torch.nn.Module,
-    rules: Mapping[Target, Rule] | Iterable[tuple[Target, Rule]],
-    *,
-    seed: Any = None,
-    strict: bool = True,
-) -> InitSummary:
-    """Initialize ``module``'s parameters by rules; return a summary (``print`` it).
-
-    A rule maps a target to a scheme (a name, or ``(name, {overrides})``). Targets: a
-    glob on qualified parameter names (``"encoder.*.weight"``), a module type (all its own
-    parameters), or ``(module type, parameter-name glob)``. The first matching rule wins;
-    parameters no rule matches are left alone. Grouped, depthwise and transposed
-    convolutions get their true fans, and a bias gets its layer's weight fans. With an int
-    ``seed``, parameter ``name`` uses stream ``varinit.stream_id(name)``, so its values do
-    not depend on construction order. ``strict``: a rule that matches nothing is an error.
-
-    >>> import torch
-    >>> from varinit.adapters.torch import init_module
-    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3, groups=8))
-    >>> s = init_module(net, {(torch.nn.Conv2d, "weight"): ("kaiming_normal", {"nonlinearity": "relu"}),
-    ...                       "*.bias": "zeros"}, seed=0)
-    >>> [t.name for t in s.touched]
-    ['0.weight', '0.bias', '1.weight', '1.bias']
-    """
-    items = list(rules.items()) if isinstance(rules, Mapping) else list(rules)
-    parsed: list[tuple[Any, str | Scheme, dict[str, Any]]] = []
-    for target, rule in items:
-        _check_target(target)
-        if isinstance(rule, tuple):
-            if len(rule) != 2 or not isinstance(rule[1], Mapping):
-                raise TypeError(
-                    f"rule {_rule_name(target)} -> {rule!r} is not allowed: a rule is a scheme name, "
-                    "a varinit.Scheme, or a pair (name, {overrides}), e.g. ('he_normal', {'mode': 'fan_out'})"
-                )
-            sch, kw = rule[0], dict(rule[1])
-        else:
-            sch, kw = rule, {}
-        Spec.of(sch, **kw)  # validate the scheme and its overrides now, before touching anything
-        parsed.append((target, sch, kw))
-    owners = {name: m for name, m in module.named_modules()}
-    used = [False] * len(parsed)
-    summary = InitSummary()
-    gen = seed if isinstance(seed, torch.Generator) else None
-    specs: dict[Any, Spec] = {}
-    templates: dict[Any, tuple[Request, float]] = {}
-    plan: list[tuple[torch.Tensor, Request | None, Spec, int]] = []
-    # first every parameter's request (all validation), then the draws: an error leaves the
-    # module untouched, and the small portable draws go to the compiled kernel together
-    own_fans = [bool(_FAN_OVERRIDES & kw.keys()) for _, _, kw in parsed]
-    labels = [(sch if isinstance(sch, str) else sch.name, _rule_name(t)) for t, sch, _ in parsed]
-    portable = seed is not None and gen is None
-    for qual, param in module.named_parameters():
-        owner_name, _, local = qual.rpartition(".")
-        owner = owners[owner_name]
-        for i, (target, sch, kw) in enumerate(parsed):
-            if not _matches(target, qual, owner, local):
-                continue
-            used[i] = True
-            shape = tuple(param.shape)
-            fan_kw = {} if own_fans[i] else _fan_overrides(owner, local, shape)
-            key = (i, tuple(fan_kw.items()))
-            stream = stream_id(qual) if portable else 0
-            try:
-                _check_tensor(param)
-                spec = specs.get(key)
-                if spec is None:
-                    spec = specs[key] = Spec.of(sch, layout="out_in", **(fan_kw | kw))
-                req, std = None, math.nan
-                if math.prod(shape) and not _is_dtensor(param):
-                    req, std = _module_request(templates, (key, shape), spec, param, seed, gen, stream)
-                else:
-                    std = _std_or_nan(spec, shape)
-            except (ValueError, TypeError) as e:  # nothing was drawn yet: name the parameter
-                raise type(e)(
-                    f"parameter {qual!r} (shape {shape}), rule {labels[i][1]} -> {labels[i][0]!r}: {e}"
-                ) from e
-            plan.append((param, req, spec, stream))
-            summary.touched.append(Touched(qual, shape, str(labels[i][0]), labels[i][1], std))
-            break
-        else:
-            summary.untouched.append(qual)
-    if strict:
-        for (target, _, _), u in zip(parsed, used, strict=True):
-            if not u:
-                names = [n for n, _ in module.named_parameters()]
-                raise ValueError(
-                    f"rule {_rule_name(target)} matches no parameter of {type(module).__name__} "
-                    f"(parameters: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}); "
-                    "fix the pattern, or pass strict=False to allow rules that match nothing"
-                )
-    with torch.no_grad():
-        execute_many((req, tensor) for tensor, req, _, _ in plan if req is not None)
-    for tensor, req, spec, stream in plan:
-        if req is None:  # zero-size (torch's warning) and DTensor parameters
-            _fill(tensor, spec, None if gen is not None else seed, gen, stream)
-    return summary
 
 
 def _module_request(
@@ -1024,3 +857,10 @@ def variance_scaling_(
     return _drop_in(
         tensor, "variance_scaling", seed, generator, factor=scale, mode=mode, distribution=distribution
     )
+
+
+# whole-model init lives in its own module; these names stay importable from here
+from ._torch_model import init_module  # noqa: E402
+
+InitSummary = Report  # the report's former name
+Touched = Row

@@ -359,7 +359,8 @@ class Net(torch.nn.Module):
 
 
 RULES: dict[Any, Any] = {
-    "norm.*": "ones",
+    "norm.weight": "ones",
+    "norm.bias": "ones",
     (torch.nn.Conv2d, "weight"): ("kaiming_normal", {"nonlinearity": "relu"}),
     (torch.nn.ConvTranspose2d, "weight"): "glorot_uniform",
     "fc.weight": "he_normal",
@@ -371,7 +372,7 @@ def test_init_module_fans_order_and_summary() -> None:
     torch.manual_seed(0)
     a, b = Net(), Net(reverse=True)
     before = a.norm.bias.detach().clone()
-    rules = {k: v for k, v in RULES.items() if k not in ("norm.*", "*.bias")} | {
+    rules = {k: v for k, v in RULES.items() if k not in ("norm.weight", "norm.bias", "*.bias")} | {
         "norm.weight": "ones",
         (torch.nn.Linear, "bias"): "torch_default",
         (torch.nn.modules.conv._ConvNd, "bias"): "torch_default",
@@ -410,14 +411,36 @@ def test_init_module_fans_order_and_summary() -> None:
     assert "up.weight" in text and "left alone: norm.bias" in text
 
 
-def test_init_module_first_rule_wins_and_generators() -> None:
-    net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
-    s = vt.init_module(net, [("1.weight", "zeros"), ("*.weight", "ones"), ("*", "zeros")], seed=0)
-    assert torch.equal(net[1].weight, torch.zeros(8, 8)) and torch.equal(net[0].weight, torch.ones(8, 8))
-    assert [t.rule for t in s.touched] == ["'*.weight'", "'*'", "'1.weight'", "'*'"]
+def test_init_module_most_specific_rule_wins_in_any_order() -> None:
+    for order in (1, -1):
+        net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
+        rules = [("1.weight", "zeros"), ("*.weight", "ones"), ("*", "zeros")][::order]
+        s = vt.init_module(net, rules, seed=0)
+        assert torch.equal(net[1].weight, torch.zeros(8, 8)) and torch.equal(net[0].weight, torch.ones(8, 8))
+        assert [t.rule for t in s.touched] == ["'*.weight'", "'*'", "'1.weight'", "'*'"]
+
+
+def test_init_module_equally_specific_overlap_is_an_error() -> None:
+    net = Net()
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(
+        ValueError, match=r"parameter 'norm\.bias'.*'norm\.\*' and '\*\.bias'|'\*\.bias' and 'norm\.\*'"
+    ):
+        vt.init_module(net, {"norm.*": "ones", "*.bias": "zeros"}, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+    # a longer literal glob is more specific than a shorter one
+    s = vt.init_module(net, {"norm.b*": "ones", "*.bias": "zeros"}, seed=0)
+    assert torch.equal(net.norm.bias, torch.ones_like(net.norm.bias)) and s["norm.bias"].rule == "'norm.b*'"
+
+
+def test_init_module_type_rule_means_the_weight() -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.BatchNorm1d(8))
+    bias_before = net[1].bias.detach().clone()
     g = torch.Generator().manual_seed(3)
-    vt.init_module(net, {torch.nn.Linear: "he_uniform"}, seed=g, strict=False)
-    assert float(net[0].bias.detach().abs().max()) <= math.sqrt(6 / 8)
+    s = vt.init_module(net, {torch.nn.Linear: "he_uniform", torch.nn.BatchNorm1d: "ones"}, seed=g)
+    assert torch.equal(net[1].weight, torch.ones(8)) and torch.equal(net[1].bias, bias_before)
+    assert s.untouched == ["0.bias", "1.bias"]
+    assert [t.name for t in s.touched] == ["0.weight", "1.weight"]
 
 
 def test_init_module_warnings_are_clean() -> None:

@@ -1,0 +1,195 @@
+"""torch whole-model init: ``init_module`` (rules, presets, deferred init, report).
+
+>>> import torch
+>>> from varinit.adapters.torch import init_module
+>>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.LayerNorm(16), torch.nn.Linear(16, 4))
+>>> report = init_module(net, "keras", seed=0)
+>>> report["1.weight"].scheme, report["0.weight"].scheme
+('ones', 'glorot_uniform')
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from varinit.core.api import stream_id
+from varinit.core.executor import execute_many
+from varinit.core.request import Request, Spec
+from varinit.models.report import Report, Row
+from varinit.models.rules import RESIDUAL_OUT_NAMES, Param, fans_of, kind_of, resolve, roles_of, structure
+
+
+__all__ = ["init_module", "params_of"]
+
+_BRANCH = re.compile(r"attention|attn|mlp|feedforward|feed_forward|ffn", re.IGNORECASE)
+_BLOCK = re.compile(r"block|bottleneck|residual", re.IGNORECASE)
+
+
+def _types(m: torch.nn.Module) -> tuple[str, ...]:
+    return tuple(c.__name__ for c in type(m).__mro__ if c is not object)
+
+
+def _kind(m: torch.nn.Module) -> str | None:
+    name = type(m).__name__
+    if name == "Conv1D" and hasattr(m, "nf"):  # transformers' Conv1D is a dense layer, (in, out)
+        return "dense"
+    return kind_of(_types(m))
+
+
+def _children_of_kind(m: torch.nn.Module, kinds: tuple[str, ...]) -> list[str]:
+    return [n for n, c in m.named_children() if _kind(c) in kinds]
+
+
+def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
+    """Every parameter of ``module`` (tied ones once) as a rule ``Param``, with its tensor.
+
+    >>> import torch
+    >>> [p.roles for p, _ in params_of(torch.nn.LayerNorm(4))][0] == {"weight", "norm_scale"}
+    True
+    """
+    from . import torch as vt  # (a cycle at import time: torch.py re-exports init_module)
+
+    owners = dict(module.named_modules())
+    named = list(module.named_parameters())
+    where = structure([n for n, _ in named])
+    for qual, tensor in named:
+        owner_name, _, local = qual.rpartition(".")
+        owner = owners[owner_name]
+        parent_name, _, child = owner_name.rpartition(".")
+        parent = owners.get(parent_name) if owner_name else None
+        kind = _kind(owner)
+        layer, depth = where.get(qual, (None, None))
+        res_out = res_norm = False
+        if parent is not None and kind in ("dense", "conv"):
+            branch = _BRANCH.search(type(parent).__name__) is not None
+            last = _children_of_kind(parent, ("dense", "conv"))[-1:] == [child]
+            named_out = child in RESIDUAL_OUT_NAMES and layer is not None
+            res_out = (branch and last and layer is not None) or named_out
+        if parent is not None and kind == "norm":
+            convs = _children_of_kind(parent, ("conv",))
+            norms = _children_of_kind(parent, ("norm",))
+            res_norm = (
+                bool(convs) and norms[-1:] == [child] and _BLOCK.search(type(parent).__name__) is not None
+            )
+        shape = tuple(int(d) for d in tensor.shape)
+        layout = "in_out" if type(owner).__name__ == "Conv1D" and hasattr(owner, "nf") else "out_in"
+        fans = vt._fan_overrides(owner, local, shape)
+        if layout == "in_out" and len(shape) < 2 and local == "bias":
+            w = getattr(owner, "weight", None)
+            if isinstance(w, torch.Tensor) and w.dim() == 2:
+                fans = {"fan_in": int(w.shape[0]), "fan_out": int(w.shape[1])}
+        p = Param(
+            qual,
+            shape,
+            local=local,
+            types=_types(owner),
+            kind=kind,
+            roles=roles_of(local, len(shape), kind, residual_out=res_out, residual_norm=res_norm),
+            layer=layer,
+            depth=depth,
+            fans=fans,
+            layout=layout,
+            module=owner,
+        )
+        yield p, tensor
+
+
+def init_module(
+    module: torch.nn.Module,
+    rules: Any,
+    *,
+    seed: Any = None,
+    strict: bool = True,
+    device: Any = None,
+    only_missing: bool = False,
+    measure: bool = True,
+) -> Report:
+    """Initialize ``module``'s parameters by ``rules``; return the report (``print`` it).
+
+    ``rules``: a preset name (``"torch"``, ``"keras"``, ``"gpt2"``, ``"llama"``, ``"vit"``,
+    ``"resnet"``), a dict ``{target: scheme}``, or a list layering them; see
+    ``varinit.models.rules`` for targets, schemes and precedence (the most specific rule
+    wins; ties are an error). Every (parameter, rule) pair is validated before anything is
+    written: on error the module is unchanged and the message names the parameter.
+
+    ``seed=int``: parameter ``name`` draws from the portable stream ``stream_id(name)``, so
+    its values never depend on construction order; a ``torch.Generator`` or ``None``:
+    torch's stream, in parameter order. ``device``: first materialize meta parameters there
+    (see ``skip_init``); ``only_missing``: initialize only parameters that are still on
+    meta or were created under ``skip_init`` and never written (a loaded checkpoint
+    counts as written). ``strict``: a rule of yours that matches nothing is an error.
+    ``measure``: fill the report's measured std (one pass over each parameter).
+
+    >>> import torch
+    >>> from varinit.adapters.torch import init_module
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3, groups=8))
+    >>> r = init_module(net, {"conv": ("kaiming_normal", {"nonlinearity": "relu"}), "bias": "zeros"}, seed=0)
+    >>> [row.name for row in r.rows]
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    """
+    from . import torch as vt
+
+    should = None
+    if device is not None or only_missing:
+        from ._torch_deferred import prepare
+
+        should = prepare(module, device=device, only_missing=only_missing)
+    pairs = list(params_of(module))
+    chosen = [(p, t) for p, t in pairs if should is None or should(p.name, t)]
+    skipped = [p.name for p, t in pairs if should is not None and not should(p.name, t)]
+    assigned = resolve([p for p, _ in chosen], rules, strict=strict, base=torch.nn.Module)
+    gen = seed if isinstance(seed, torch.Generator) else None
+    portable = seed is not None and gen is None
+    report = Report()
+    templates: dict[Any, tuple[Request, float]] = {}
+    plan: list[tuple[torch.Tensor, Request | None, Spec, int]] = []
+    for (p, tensor), a in zip(chosen, assigned, strict=True):
+        if a is None:
+            report.untouched.append(p.name)
+            continue
+        stream = stream_id(p.name) if portable else 0
+        try:
+            vt._check_tensor(tensor)
+            req, std = None, math.nan
+            if math.prod(p.shape) and not vt._is_dtensor(tensor):
+                req, std = vt._module_request(
+                    templates, (id(a.spec), p.shape), a.spec, tensor, seed, gen, stream
+                )
+            else:
+                std = vt._std_or_nan(a.spec, p.shape)
+        except (ValueError, TypeError) as e:  # nothing was drawn yet: name the parameter
+            raise type(e)(
+                f"parameter {p.name!r} (shape {p.shape}), rule {a.rule} -> {a.scheme!r}: {e}"
+            ) from e
+        plan.append((tensor, req, a.spec, stream))
+        fi, fo = fans_of(p)
+        report.rows.append(
+            Row(p.name, p.shape, a.rule, a.scheme, fi, fo, std, math.nan, stream if portable else None)
+        )
+    report.untouched.extend(skipped)
+    with torch.no_grad():
+        execute_many((req, tensor) for tensor, req, _, _ in plan if req is not None)
+    for tensor, req, spec, stream in plan:
+        if req is None:  # zero-size (torch's warning) and DTensor parameters
+            vt._fill(tensor, spec, None if gen is not None else seed, gen, stream)
+    if measure:
+        for i, (row, (tensor, _, _, _)) in enumerate(zip(report.rows, plan, strict=True)):
+            report.rows[i] = _measured(row, tensor)
+    return report
+
+
+def _measured(row: Row, tensor: torch.Tensor) -> Row:
+    from . import torch as vt
+    from dataclasses import replace
+
+    if vt._is_dtensor(tensor) or tensor.numel() < 2 or tensor.is_complex() or not tensor.is_floating_point():
+        return row
+    with torch.no_grad():
+        t = tensor.detach()
+        m = float(t.to(torch.float64).std() if t.numel() <= 1 << 22 else t.float().std())
+    return replace(row, measured=m)

@@ -1,0 +1,579 @@
+"""The rule language of whole-model init, the same in every framework.
+
+A rule maps a *target* to a *scheme*. Targets:
+
+- a role: ``"weight"``, ``"bias"``, ``"embedding"``, ``"norm_scale"``, ``"norm_bias"``,
+  ``"residual_out"``, ``"residual_norm"``, ``"dense"``, ``"conv"`` (or ``"role:<name>"``);
+- a glob on the qualified parameter name: ``"encoder.*.weight"`` (``"name:<glob>"`` forces
+  a glob where the text is also a role name);
+- a layer type: a class (``torch.nn.Linear``) or ``"type:<ClassName>"``; it means the
+  layer's weight, unless a parameter is named: ``(torch.nn.Conv2d, "bias")`` or
+  ``"type:Conv2d.bias"``;
+- a callable ``predicate(param) -> bool``.
+
+A scheme is a name, a ``varinit.Scheme``, ``(name, {overrides})``, ``None`` (leave the
+parameter alone), or a callable ``f(param) -> scheme`` (the way to write depth-aware rules).
+An override written as a string starting with ``=`` is an expression in ``layer``,
+``depth``, ``fan_in``, ``fan_out``, ``numel`` and ``sqrt``: ``{"std": "= 0.02 / sqrt(2 * depth)"}``.
+
+Precedence: when several rules match a parameter, the one whose matches (on this model)
+are a strict subset of every other's wins; two rules that match exactly the same
+parameters, or overlap with neither containing the other, are an error that names both.
+
+>>> from varinit.models.rules import Param, resolve
+>>> ps = [Param("fc.weight", (4, 3), local="weight", types=("Linear",)),
+...       Param("fc.bias", (4,), local="bias", types=("Linear",))]
+>>> [a.scheme for a in resolve(ps, {"weight": "he_normal", "*": "zeros"}) if a]
+['he_normal', 'zeros']
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.request import Spec
+from ..core.table import Scheme
+
+__all__ = [
+    "ROLES",
+    "Assignment",
+    "Param",
+    "RuleError",
+    "RuleTypeError",
+    "fans_of",
+    "parse_rules",
+    "resolve",
+    "roles_of",
+    "structure",
+]
+
+#: every role a target may name
+ROLES = (
+    "weight",
+    "bias",
+    "embedding",
+    "norm_scale",
+    "norm_bias",
+    "residual_out",
+    "residual_norm",
+    "dense",
+    "conv",
+)
+
+#: output projections of residual branches, by the names model codebases give them
+RESIDUAL_OUT_NAMES = (
+    "c_proj",
+    "out_proj",
+    "o_proj",
+    "wo",
+    "w2",
+    "down_proj",
+    "fc2",
+    "proj",
+    "linear2",
+    "dense_4h_to_h",
+    "output_dense",
+)
+
+
+class RuleError(ValueError):
+    """A rule that cannot be applied: names the rule, the parameter and the fix."""
+
+
+class RuleTypeError(RuleError, TypeError):
+    """A rule target or scheme of the wrong type (both a ``ValueError`` and a ``TypeError``)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter as the rules see it (front doors build these).
+
+    ``types``: the owning layer's class names, most derived first (its MRO); ``kind``:
+    ``"dense"``, ``"conv"``, ``"embedding"``, ``"norm"`` or ``None`` (default: from
+    ``types``); ``roles``: default from ``local``, the rank and ``kind``; ``layer``/``depth``:
+    the index of the repeated block the parameter is in and how many there are, where
+    known; ``fans``: fan keywords the framework's layout does not show (grouped convs,
+    biases); ``module``: the framework's layer object, for type rules and callables.
+
+    >>> p = Param("h.0.attn.c_proj.weight", (8, 8), types=("Conv1D",))
+    >>> p.local, p.kind, sorted(p.roles)
+    ('weight', 'conv', ['conv', 'weight'])
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    local: str = ""
+    types: tuple[str, ...] = ()
+    kind: str | None = None
+    roles: frozenset[str] = frozenset()
+    layer: int | None = None
+    depth: int | None = None
+    fans: Mapping[str, Any] = field(default_factory=dict)
+    layout: str = "in_out"
+    module: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.local:
+            object.__setattr__(self, "local", self.name.rpartition(".")[2])
+        if self.kind is None and self.types:
+            object.__setattr__(self, "kind", kind_of(self.types))
+        if not self.roles:
+            object.__setattr__(self, "roles", roles_of(self.local, len(self.shape), self.kind))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed rule: its target, its scheme and a label for messages and the report."""
+
+    target: Any
+    scheme: Any  # str | Scheme | None | callable
+    overrides: Mapping[str, Any]
+    label: str
+    order: int
+    optional: bool = False  # a preset's rule may match nothing in a given model
+
+    def matches(self, p: Param) -> bool:
+        t = self.target
+        if isinstance(t, _Role):
+            return t.name in p.roles
+        if isinstance(t, _Glob):
+            return fnmatch.fnmatchcase(p.name, t.pattern)
+        if isinstance(t, _Type):
+            if not _type_match(t.cls, p):
+                return False
+            if t.param is None:
+                return "weight" in p.roles
+            return fnmatch.fnmatchcase(p.local, t.param)
+        return bool(t(p))
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What one parameter gets: the rule's label, the scheme name and the validated Spec."""
+
+    rule: str
+    scheme: str
+    spec: Spec
+
+
+@dataclass(frozen=True)
+class _Role:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Glob:
+    pattern: str
+
+
+@dataclass(frozen=True)
+class _Type:
+    cls: type | str
+    param: str | None
+
+
+def _type_match(cls: type | str, p: Param) -> bool:
+    if isinstance(cls, str):
+        want = cls.lower()
+        return any(t.lower() == want for t in p.types)
+    return p.module is not None and isinstance(p.module, cls)
+
+
+def _target(raw: Any, base: type | None = None) -> tuple[Any, str]:
+    """A raw target -> (parsed target, label); class targets must subclass ``base``."""
+    cls0 = raw if isinstance(raw, type) else raw[0] if isinstance(raw, tuple) and raw else None
+    if base is not None and isinstance(cls0, type) and not issubclass(cls0, base):
+        raise RuleTypeError(
+            f"rule target {raw!r} is not allowed: a layer type must be a subclass of "
+            f"{base.__module__}.{base.__qualname__}"
+        )
+    if isinstance(raw, str):
+        if raw.startswith("role:"):
+            name = raw[5:]
+            if name not in ROLES:
+                raise RuleError(f"rule target {raw!r}: unknown role {name!r}; roles: {', '.join(ROLES)}")
+            return _Role(name), repr(raw)
+        if raw.startswith("name:"):
+            return _Glob(raw[5:]), repr(raw)
+        if raw.startswith("type:"):
+            cls, _, param = raw[5:].partition(".")
+            if not cls:
+                raise RuleError(f"rule target {raw!r}: write type:<ClassName> or type:<ClassName>.<param>")
+            return _Type(cls, param or None), repr(raw)
+        if raw in ROLES:
+            return _Role(raw), repr(raw)
+        if not raw:
+            raise RuleError("rule target '' is not allowed: use '*' for every parameter")
+        return _Glob(raw), repr(raw)
+    if isinstance(raw, type):
+        return _Type(raw, None), raw.__name__
+    if (
+        isinstance(raw, tuple)
+        and len(raw) == 2
+        and isinstance(raw[0], type | str)
+        and isinstance(raw[1], str)
+    ):
+        kls: type | str = raw[0]
+        name = kls if isinstance(kls, str) else kls.__name__
+        parsed = _Type(kls.removeprefix("type:") if isinstance(kls, str) else kls, raw[1])
+        return parsed, f"({name}, {raw[1]!r})"
+    if callable(raw):
+        return raw, getattr(raw, "__name__", repr(raw))
+    raise RuleTypeError(
+        f"rule target {raw!r} is not allowed: use a role ('weight', 'bias', 'embedding', ...), a name "
+        "glob such as '*.bias', a layer type (a class or 'type:Linear'), a pair (type, parameter "
+        "glob), or a callable param -> bool"
+    )
+
+
+def _scheme(label: str, raw: Any) -> tuple[Any, dict[str, Any]]:
+    if raw is None or (callable(raw) and not isinstance(raw, Scheme)):
+        return raw, {}
+    if isinstance(raw, tuple):
+        if len(raw) != 2 or not isinstance(raw[1], Mapping):
+            raise RuleTypeError(
+                f"rule {label} -> {raw!r} is not allowed: a rule's scheme is a name, a varinit.Scheme, "
+                "a pair (name, {overrides}) such as ('normal', {'std': 0.02}), None, or a callable"
+            )
+        sch, kw = raw[0], dict(raw[1])
+    else:
+        sch, kw = raw, {}
+    if not isinstance(sch, str | Scheme):
+        raise RuleTypeError(f"rule {label} -> {raw!r}: the scheme must be a name or a varinit.Scheme")
+    return sch, kw
+
+
+def parse_rules(rules: Any, *, base: type | None = None) -> list[Rule]:
+    """Parse ``rules`` and validate every scheme, before any parameter is looked at.
+
+    ``rules``: a preset name, a dict ``{target: scheme}``, a list of ``(target, scheme)``
+    pairs, or a list of those layered in order (``["gpt2", {"lm_head.weight": "zeros"}]``):
+    a later rule with the same target replaces an earlier one. A preset's rules may match
+    nothing in a given model.
+
+    >>> [r.label for r in parse_rules({"*.bias": "zeros", "weight": ("normal", {"std": 0.02})})]
+    ["'*.bias'", "'weight'"]
+    """
+    layers: list[tuple[list[tuple[Any, Any]], bool]] = []
+    if isinstance(rules, str | Mapping):
+        rules = [rules]
+    if not isinstance(rules, Iterable):
+        raise RuleTypeError(
+            f"rules={rules!r} is not allowed: pass a preset name (varinit.models.presets()), a dict "
+            "{target: scheme}, or a list of (target, scheme) pairs"
+        )
+    pairs: list[tuple[Any, Any]] = []
+    for it in list(rules):
+        if isinstance(it, str):
+            from .presets import preset
+
+            if pairs:
+                layers.append((pairs, False))
+                pairs = []
+            layers.append((list(preset(it).rules), True))
+        elif isinstance(it, Mapping):
+            if pairs:
+                layers.append((pairs, False))
+                pairs = []
+            layers.append((list(it.items()), False))
+        elif isinstance(it, tuple) and len(it) == 2:
+            pairs.append(it)
+        else:
+            raise RuleTypeError(
+                f"rules entry {it!r} is not allowed: a (target, scheme) pair, a dict, or a preset name"
+            )
+    if pairs:
+        layers.append((pairs, False))
+    out: dict[str, Rule] = {}
+    for items, optional in layers:
+        for raw_t, raw_s in items:
+            target, label = _target(raw_t, base)
+            sch, kw = _scheme(label, raw_s)
+            if isinstance(sch, str | Scheme):
+                static = {k: v for k, v in kw.items() if not _is_expr(v)}
+                try:
+                    Spec.of(sch, **static)  # the scheme and its plain overrides, now
+                except (ValueError, TypeError) as e:
+                    name = sch if isinstance(sch, str) else sch.name
+                    raise RuleError(f"rule {label} -> {name!r}: {e}") from e
+            out.pop(label, None)  # a later layer's rule for the same target replaces the earlier one
+            out[label] = Rule(target, sch, kw, label, len(out), optional)
+    return list(out.values())
+
+
+def resolve(
+    params: Sequence[Param], rules: Any, *, strict: bool = True, base: type | None = None
+) -> list[Assignment | None]:
+    """The assignment of every parameter (``None``: left alone), all validated first.
+
+    Raises ``RuleError`` naming the parameter, its shape and the rule on the first bad
+    pair, before anything is written; ``strict``: a rule that matches nothing is an error.
+    """
+    parsed = parse_rules(rules, base=base)
+    hits = [[r.matches(p) for r in parsed] for p in params]
+    sets = [frozenset(i for i, h in enumerate(hits) if h[j]) for j in range(len(parsed))]
+    if strict:
+        for r, s in zip(parsed, sets, strict=True):
+            if not s and not r.optional:
+                names = [p.name for p in params]
+                raise RuleError(
+                    f"rule {r.label} matches no parameter (parameters: {', '.join(names[:12])}"
+                    f"{', ...' if len(names) > 12 else ''}); fix the target, or pass strict=False "
+                    "to allow rules that match nothing"
+                )
+    out: list[Assignment | None] = []
+    for i, p in enumerate(params):
+        cands = [j for j, h in enumerate(hits[i]) if h]
+        if not cands:
+            out.append(None)
+            continue
+        win = _winner(p, cands, parsed, sets)
+        out.append(_assign(p, parsed[win]))
+    return out
+
+
+def _rank(r: Rule) -> tuple[int, int]:
+    """How specific a target is, for rules that overlap without one containing the other."""
+    t = r.target
+    if isinstance(t, _Glob):
+        literal = len(re.sub(r"\[[^\]]*\]|[*?]", "", t.pattern))
+        if not any(c in t.pattern for c in "*?["):
+            return (6, literal)  # an exact name
+        return (4, literal) if literal else (0, 0)
+    if isinstance(t, _Type):
+        return (5, 0) if t.param is not None else (2, 0)
+    if isinstance(t, _Role):
+        return (1, 0 if t.name in ("weight", "bias") else 1)
+    return (3, 0)
+
+
+def _winner(p: Param, cands: list[int], parsed: list[Rule], sets: list[frozenset[int]]) -> int:
+    best = [j for j in cands if all(j == k or sets[j] < sets[k] for k in cands)]
+    if len(best) == 1:
+        return best[0]
+    # no single narrowest rule: the narrowest ones that no other contains, by target kind
+    minimal = [j for j in cands if not any(sets[k] < sets[j] for k in cands)]
+    ranks = sorted(((_rank(parsed[j]), j) for j in minimal), reverse=True)
+    if len(ranks) == 1 or ranks[0][0] > ranks[1][0]:
+        return ranks[0][1]
+    a, b = parsed[ranks[0][1]], parsed[ranks[1][1]]
+    why = (
+        "match exactly the same parameters"
+        if sets[ranks[0][1]] == sets[ranks[1][1]]
+        else "overlap, neither contains the other, and their targets are equally specific"
+    )
+    raise RuleError(
+        f"parameter {p.name!r} (shape {p.shape}): rules {a.label} and {b.label} both match and {why}; "
+        f"add a rule for it by name (e.g. {p.name!r}: <scheme>), or narrow one target"
+    )
+
+
+_OPS: dict[type, Callable[..., Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
+
+
+def _is_expr(v: Any) -> bool:
+    return isinstance(v, str) and v.startswith("=")
+
+
+def evaluate(text: str, env: Mapping[str, float | None]) -> float:
+    """An override expression (arithmetic, ``sqrt``, names in ``env``) -> float.
+
+    >>> evaluate("= 0.02 / sqrt(2 * depth)", {"depth": 2})
+    0.01
+    """
+    src = text.removeprefix("=").strip()
+    try:
+        tree = ast.parse(src, mode="eval")
+    except SyntaxError as e:
+        raise RuleError(f"override expression {text!r} is not arithmetic: {e.msg}") from e
+
+    def ev(n: ast.AST) -> float:
+        if isinstance(n, ast.Expression):
+            return ev(n.body)
+        if isinstance(n, ast.Constant) and isinstance(n.value, int | float) and not isinstance(n.value, bool):
+            return float(n.value)
+        if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
+            return float(_OPS[type(n.op)](ev(n.left), ev(n.right)))
+        if isinstance(n, ast.UnaryOp) and type(n.op) in _OPS:
+            return float(_OPS[type(n.op)](ev(n.operand)))
+        if (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name)
+            and n.func.id == "sqrt"
+            and len(n.args) == 1
+        ):
+            return math.sqrt(ev(n.args[0]))
+        if isinstance(n, ast.Name):
+            if n.id not in env:
+                raise RuleError(
+                    f"override expression {text!r}: unknown name {n.id!r}; names: {', '.join(env)}, sqrt"
+                )
+            v = env[n.id]
+            if v is None:
+                raise RuleError(
+                    f"override expression {text!r} uses {n.id!r}, which is not known for this parameter "
+                    "(layer and depth come from a numbered block in its name, such as 'h.3.')"
+                )
+            return float(v)
+        raise RuleError(
+            f"override expression {text!r}: only numbers, + - * / **, sqrt() and names are allowed"
+        )
+
+    return ev(tree)
+
+
+def _assign(p: Param, r: Rule) -> Assignment | None:
+    sch, kw = r.scheme, dict(r.overrides)
+    try:
+        if callable(sch) and not isinstance(sch, Scheme):
+            got = sch(p)
+            sch, kw = _scheme(r.label, got)
+            if callable(sch) and not isinstance(sch, Scheme):
+                raise RuleError(f"rule {r.label}: its callable returned another callable")
+        if sch is None:
+            return None
+        fan_in, fan_out = fans_of(p)
+        env = {
+            "layer": p.layer,
+            "depth": p.depth,
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+            "numel": math.prod(p.shape),
+        }
+        kw = {k: evaluate(v, env) if _is_expr(v) else v for k, v in kw.items()}
+        fan_kw = {} if _FAN_KEYS & kw.keys() else dict(p.fans)
+        spec = Spec.of(sch, layout=p.layout, **(fan_kw | kw))
+        return Assignment(r.label, sch if isinstance(sch, str) else sch.name, spec)
+    except (ValueError, TypeError) as e:
+        name = sch if isinstance(sch, str) else getattr(sch, "name", sch)
+        raise RuleError(f"parameter {p.name!r} (shape {p.shape}), rule {r.label} -> {name!r}: {e}") from e
+
+
+_FAN_KEYS = frozenset({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"})
+
+
+def fans_of(p: Param) -> tuple[float | None, float | None]:
+    """``(fan_in, fan_out)`` of a parameter (its ``fans``, else from its shape and layout).
+
+    >>> fans_of(Param("w", (3, 5)))
+    (3.0, 5.0)
+    """
+    from ..core.fans import fans
+
+    if "fan_in" in p.fans and "fan_out" in p.fans:
+        return float(p.fans["fan_in"]), float(p.fans["fan_out"])
+    if p.ndim < 2:
+        return None, None
+    try:
+        fi, fo = fans(p.shape, p.layout)
+    except (ValueError, TypeError):
+        return None, None
+    return float(fi), float(fo)
+
+
+# --------------------------------------------------------------------------- roles and structure
+
+_NORM = re.compile(r"norm", re.IGNORECASE)
+_EMBED = re.compile(r"embed", re.IGNORECASE)
+_BIAS_LOCAL = ("bias", "beta")
+_SCALE_LOCAL = ("weight", "scale", "gamma")
+
+
+def roles_of(
+    local: str,
+    ndim: int,
+    kind: str | None,
+    *,
+    residual_out: bool = False,
+    residual_norm: bool = False,
+) -> frozenset[str]:
+    """The roles of a parameter named ``local`` in a layer of ``kind``.
+
+    >>> sorted(roles_of("weight", 1, "norm"))
+    ['norm_scale', 'weight']
+    """
+    is_bias = local in _BIAS_LOCAL or local.endswith("_bias")
+    roles = {"bias"} if is_bias else {"weight"}
+    if kind == "norm":
+        roles.add("norm_bias" if is_bias else "norm_scale")
+        if residual_norm and not is_bias:
+            roles.add("residual_norm")
+    elif not is_bias:
+        if kind == "embedding" or (kind is None and _EMBED.search(local) and ndim >= 2):
+            roles.add("embedding")
+        elif kind in ("dense", "conv"):
+            roles.add(kind)
+            if residual_out:
+                roles.add("residual_out")
+    return frozenset(roles)
+
+
+def kind_of(types: Sequence[str]) -> str | None:
+    """A layer's kind from its class names (most derived first).
+
+    >>> kind_of(("Conv2d", "_ConvNd", "Module")), kind_of(("LayerNormalization",))
+    ('conv', 'norm')
+    """
+    for t in types:
+        low = t.lower().lstrip("_")
+        if _NORM.search(low):
+            return "norm"
+        if _EMBED.search(low):
+            return "embedding"
+        if low in ("linear", "dense", "einsumdense", "lazylinear", "nonDynamicallyQuantizableLinear".lower()):
+            return "dense"
+        if low.startswith("conv") or low.endswith("convnd") or low in ("baseconv",):
+            return "conv"
+    return None
+
+
+_BLOCK = re.compile(r"^(?:(?P<base>.+)_)?(?P<i>\d+)$")
+
+
+def structure(names: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """``name -> (layer, depth)`` from the numbered blocks in qualified names.
+
+    The first path component that is a number (``h.3.attn``) or ends in ``_<number>``
+    (``layers_3``) is the layer index; depth is one more than the largest sibling index.
+
+    >>> structure(["h.0.w", "h.1.w", "h.2.w", "ln.w"])["h.1.w"]
+    (1, 3)
+    """
+    found: dict[str, tuple[str, int]] = {}
+    groups: dict[str, set[int]] = {}
+    for n in names:
+        parts = n.split(".")
+        for k, part in enumerate(parts[:-1]):
+            m = _BLOCK.match(part)
+            if m is None:
+                continue
+            prefix = ".".join(parts[:k]) + "/" + (m.group("base") or "")
+            idx = int(m.group("i"))
+            found[n] = (prefix, idx)
+            groups.setdefault(prefix, set()).add(idx)
+            break
+    # a bare number is a container's index (torch's ModuleList); 'Dense_0' needs a sibling
+    return {
+        n: (i, max(groups[pre]) + 1)
+        for n, (pre, i) in found.items()
+        if len(groups[pre]) > 1 or pre.endswith("/")
+    }
