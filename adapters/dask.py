@@ -1,10 +1,10 @@
 """Dask: a lazy, chunked array whose every chunk is drawn on its own from the portable stream.
 
 >>> import numpy as np, varinit
->>> x = varinit.init("he_normal", (1000, 600), backend="dask", seed=0, chunks=(300, 250))
+>>> x = varinit.init("he_normal", (1000, 600), layout="in_out", backend="dask", seed=0, chunks=(300, 250))
 >>> x.shape, x.dtype, x.numblocks
 ((1000, 600), dtype('float32'), (4, 3))
->>> w = varinit.init("he_normal", (1000, 600), seed=0)  # NumPy, the whole tensor
+>>> w = varinit.init("he_normal", (1000, 600), layout="in_out", seed=0)  # NumPy, the whole tensor
 >>> bool(np.array_equal(x.blocks[1, 2].compute(), w[300:600, 500:600]))
 True
 >>> bool(np.array_equal(x.compute(), w))
@@ -165,7 +165,7 @@ def lazy(
         "seed": seed,
         "stream": stream,
         "dtype": dtype,
-        "layout": layout,
+        "layout": spec.layout or "in_out",  # resolved: the caller's init has warned, if at all
         "overrides": dict(overrides),
     }
     token = tokenize(

@@ -1,10 +1,11 @@
 """NumPy: the default backend (``varinit.init(..., backend="numpy")``).
 
 >>> import numpy as np, varinit
->>> w = varinit.init("he_normal", (256, 128), seed=0)
+>>> w = varinit.init("he_normal", (256, 128), layout="in_out", seed=0)
 >>> w.dtype, w.shape
 (dtype('float32'), (256, 128))
->>> w2 = varinit.init("he_normal", (256, 128), seed=np.random.default_rng(0))  # native stream
+>>> rng = np.random.default_rng(0)  # a NumPy Generator selects the native stream
+>>> w2 = varinit.init("he_normal", (256, 128), layout="in_out", seed=rng)
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ def _init_cases(backend: str) -> Iterator[tuple[str, Callable[[], Any]]]:
     import varinit
 
     def call(**kw: Any) -> Callable[[], Any]:
+        kw.setdefault("layout", "in_out")  # the default reading, said (no LayoutWarning)
         return lambda: varinit.init(backend=backend, **kw)
 
     for scheme in varinit.schemes():

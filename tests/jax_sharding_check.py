@@ -70,7 +70,7 @@ def main() -> int:
         rnd = lambda k: jax.random.normal(k, shape)  # noqa: B023, E731
         r_whole = np.asarray(jax.jit(rnd)(key))
         r_sharded = np.asarray(jax.jit(rnd, out_shardings=sharding)(key))
-        numpy_ref = varinit.init(scheme, shape, seed=SEED)
+        numpy_ref = varinit.init(scheme, shape, layout="in_out", seed=SEED)
         row = {
             "mesh": list(mesh_shape),
             "spec": str(spec),
@@ -92,9 +92,13 @@ def main() -> int:
     # a block drawn on its own (what a per-device generator does): compare with the slice
     big = jax.random.normal(key, (64, 96))
     rows, cols = jax.random.normal(key, (8, 96)), jax.random.normal(key, (64, 12))
-    full = varinit.init("he_normal", (64, 96), seed=SEED, backend="jax")
-    block_r = varinit.init("he_normal", (64, 96), seed=SEED, backend="jax", index=(slice(0, 8),))
-    block_c = varinit.init("he_normal", (64, 96), seed=SEED, backend="jax", index=(slice(None), slice(0, 12)))
+    full = varinit.init("he_normal", (64, 96), layout="in_out", seed=SEED, backend="jax")
+    block_r = varinit.init(
+        "he_normal", (64, 96), layout="in_out", seed=SEED, backend="jax", index=(slice(0, 8),)
+    )
+    block_c = varinit.init(
+        "he_normal", (64, 96), layout="in_out", seed=SEED, backend="jax", index=(slice(None), slice(0, 12))
+    )
     summary = {
         "devices": int(devices.size),
         "jax": jax.__version__,

@@ -65,7 +65,7 @@ def test_recommend_callable_is_computed_and_usable() -> None:
     odd = varinit.recommend(lambda z: 2 * np.tanh(z))  # E[phi^2] = 4 * 0.3943: factor 0.634
     assert odd.scheme == "variance_scaling"
     assert odd.overrides["factor"] == pytest.approx(1 / (4 * 0.3942944903978), rel=1e-9)
-    w = varinit.init(odd.scheme, (400, 300), seed=1, **odd.overrides)
+    w = varinit.init(odd.scheme, (400, 300), layout="in_out", seed=1, **odd.overrides)
     assert w.std() == pytest.approx(math.sqrt(odd.overrides["factor"] / 400), rel=0.02)
     assert "Kumar" in odd.note
 

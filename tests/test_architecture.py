@@ -216,7 +216,9 @@ def test_one_index_rule_on_every_backend_and_path(backend: str, scheme: str, sou
 
     def draw(index: Any) -> np.ndarray:
         seed = 5 if source == "portable" else _native(backend)
-        return raw_numpy(varinit.init(scheme, shape, backend=backend, seed=seed, index=index))
+        return raw_numpy(
+            varinit.init(scheme, shape, layout="in_out", backend=backend, seed=seed, index=index)
+        )
 
     if source == "portable":
         whole = draw(None)
@@ -238,31 +240,37 @@ def test_array_api_strict_is_bit_identical_to_numpy() -> None:
         "kaiming_normal",
     ]:
         for dtype in ("float32", "float64"):
-            a = varinit.init(scheme, (70, 33), backend=xps, seed=9, dtype=getattr(xps, dtype))
+            a = varinit.init(
+                scheme, (70, 33), layout="in_out", backend=xps, seed=9, dtype=getattr(xps, dtype)
+            )
             assert a.dtype == getattr(xps, dtype)
-            ref = varinit.init(scheme, (70, 33), seed=9, dtype=dtype)
+            ref = varinit.init(scheme, (70, 33), layout="in_out", seed=9, dtype=dtype)
             np.testing.assert_array_equal(np.asarray(a._array), ref, err_msg=f"{scheme} {dtype}")
     with pytest.raises(TypeError, match="portable stream"):
         varinit.init("he_normal", (4, 4), backend=xps)
 
 
 def test_like_takes_namespace_dtype_and_device() -> None:
-    x = varinit.init("he_normal", (8, 4), seed=1, like=np.zeros(3, np.float64))
+    x = varinit.init("he_normal", (8, 4), layout="in_out", seed=1, like=np.zeros(3, np.float64))
     assert isinstance(x, np.ndarray) and x.dtype == np.float64
-    np.testing.assert_array_equal(x, varinit.init("he_normal", (8, 4), seed=1, dtype="float64"))
+    np.testing.assert_array_equal(
+        x, varinit.init("he_normal", (8, 4), layout="in_out", seed=1, dtype="float64")
+    )
     xps = pytest.importorskip("array_api_strict")
-    y = varinit.init("he_normal", (8, 4), seed=1, like=xps.zeros(3, dtype=xps.float32))
+    y = varinit.init("he_normal", (8, 4), layout="in_out", seed=1, like=xps.zeros(3, dtype=xps.float32))
     assert y.dtype == xps.float32 and type(y).__module__.startswith("array_api_strict")
     with pytest.raises(TypeError, match="like="):
-        varinit.init("he_normal", (8, 4), seed=1, like=[1.0, 2.0])
+        varinit.init("he_normal", (8, 4), layout="in_out", seed=1, like=[1.0, 2.0])
 
 
 @pytest.mark.torch
 def test_like_a_torch_tensor() -> None:
     torch = pytest.importorskip("torch")
-    t = varinit.init("he_normal", (8, 4), seed=1, like=torch.zeros(2, dtype=torch.float64))
+    t = varinit.init("he_normal", (8, 4), layout="in_out", seed=1, like=torch.zeros(2, dtype=torch.float64))
     assert isinstance(t, torch.Tensor) and t.dtype == torch.float64
-    np.testing.assert_array_equal(t.numpy(), varinit.init("he_normal", (8, 4), seed=1, dtype="float64"))
+    np.testing.assert_array_equal(
+        t.numpy(), varinit.init("he_normal", (8, 4), layout="in_out", seed=1, dtype="float64")
+    )
 
 
 # --------------------------------------------------------------------------- one error, every door

@@ -53,14 +53,16 @@ MATRIX = [
 def test_matrix_exact_distribution(backend: str, scheme: str, dtype: str) -> None:
     shape = shape_for(scheme)
     be = get_backend(backend)
-    x = varinit.init(scheme, shape, backend=backend, seed=31, dtype=dtype)
+    x = varinit.init(scheme, shape, layout="in_out", backend=backend, seed=31, dtype=dtype)
     assert dtype in str(x.dtype)
     assert_distribution(x, scheme, shape)
     try:
         gen = be.make_generator(32)
     except NotImplementedError:
         pytest.fail(f"backend {backend} has no seeded native generator")
-    assert_distribution(varinit.init(scheme, shape, backend=backend, seed=gen, dtype=dtype), scheme, shape)
+    assert_distribution(
+        varinit.init(scheme, shape, layout="in_out", backend=backend, seed=gen, dtype=dtype), scheme, shape
+    )
 
 
 OTHERS = [pytest.param(b, id=b, marks=marks_for(b)) for b in INSTALLED if b != "numpy"]
@@ -81,8 +83,8 @@ def test_words_identical_across_backends(backend: str, start: int, length: int) 
 @pytest.mark.parametrize("scheme", ELEMENTWISE)
 def test_portable_values_match_numpy(backend: str, scheme: str) -> None:
     shape = shape_for(scheme)
-    ref = varinit.init(scheme, shape, seed=77)
-    same = assert_same_stream(varinit.init(scheme, shape, backend=backend, seed=77), ref)
+    ref = varinit.init(scheme, shape, layout="in_out", seed=77)
+    same = assert_same_stream(varinit.init(scheme, shape, layout="in_out", backend=backend, seed=77), ref)
     assert same >= 0.99
 
 
@@ -98,8 +100,10 @@ OTHER_DTYPES = [
 @pytest.mark.parametrize("backend,dtype", OTHER_DTYPES)
 def test_portable_other_dtypes_match_numpy(backend: str, dtype: str) -> None:
     shape = (300, 200)
-    ref32 = varinit.init("he_normal", shape, seed=5, dtype="float64" if dtype == "float64" else "float32")
-    got = to_numpy(varinit.init("he_normal", shape, backend=backend, seed=5, dtype=dtype))
+    ref32 = varinit.init(
+        "he_normal", shape, layout="in_out", seed=5, dtype="float64" if dtype == "float64" else "float32"
+    )
+    got = to_numpy(varinit.init("he_normal", shape, layout="in_out", backend=backend, seed=5, dtype=dtype))
     if dtype == "float64":
         assert_same_stream(got, ref32)
     else:  # half precisions are float32 draws, cast: equal to NumPy's float32 cast the same way
@@ -121,8 +125,8 @@ def test_portable_other_dtypes_match_numpy(backend: str, dtype: str) -> None:
 )
 def test_portable_blocks_match_numpy(backend: str, index: tuple[object, ...]) -> None:
     shape = (400, 300)
-    whole = varinit.init("lecun_normal", shape, seed=9)
-    block = varinit.init("lecun_normal", shape, backend=backend, seed=9, index=index)
+    whole = varinit.init("lecun_normal", shape, layout="in_out", seed=9)
+    block = varinit.init("lecun_normal", shape, layout="in_out", backend=backend, seed=9, index=index)
     assert_same_stream(block, whole[index])
 
 
@@ -135,6 +139,10 @@ PAIRS = [
 @pytest.mark.parametrize("scheme", ["he_normal", "glorot_uniform", "xavier_normal", "orthogonal"])
 def test_native_streams_agree_in_distribution(a: str, b: str, scheme: str) -> None:
     shape = (400, 300) if scheme != "orthogonal" else (256, 192)
-    xa = to_numpy(varinit.init(scheme, shape, backend=a, seed=get_backend(a).make_generator(1)))
-    xb = to_numpy(varinit.init(scheme, shape, backend=b, seed=get_backend(b).make_generator(2)))
+    xa = to_numpy(
+        varinit.init(scheme, shape, layout="in_out", backend=a, seed=get_backend(a).make_generator(1))
+    )
+    xb = to_numpy(
+        varinit.init(scheme, shape, layout="in_out", backend=b, seed=get_backend(b).make_generator(2))
+    )
     assert stats.ks_2samp(xa.reshape(-1), xb.reshape(-1)).pvalue >= 1e-3

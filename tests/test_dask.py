@@ -60,8 +60,10 @@ def _assert_chunks_equal(x: Any, whole: np.ndarray[Any, Any]) -> None:
 def test_every_chunk_equals_numpy_slice(
     scheme: str, shape: tuple[int, ...], overrides: dict[str, Any], dtype: str
 ) -> None:
-    x = varinit.init(scheme, shape, backend="dask", seed=SEED, dtype=dtype, chunks=UNEVEN, **overrides)
-    whole = varinit.init(scheme, shape, seed=SEED, dtype=dtype, **overrides)
+    x = varinit.init(
+        scheme, shape, layout="in_out", backend="dask", seed=SEED, dtype=dtype, chunks=UNEVEN, **overrides
+    )
+    whole = varinit.init(scheme, shape, layout="in_out", seed=SEED, dtype=dtype, **overrides)
     assert x.chunks == UNEVEN
     _assert_chunks_equal(x, whole)
     assert np.array_equal(x.compute(scheduler="sync"), whole)
@@ -70,7 +72,7 @@ def test_every_chunk_equals_numpy_slice(
 def test_float16_and_default_dtype() -> None:
     x = varinit.init("glorot_normal", (40, 30), backend="dask", seed=1, dtype=np.float16, chunks=(16, 7))
     _assert_chunks_equal(x, varinit.init("glorot_normal", (40, 30), seed=1, dtype=np.float16))
-    assert varinit.init("he_uniform", (8, 4), backend="dask", seed=1).dtype == np.float32
+    assert varinit.init("he_uniform", (8, 4), layout="in_out", backend="dask", seed=1).dtype == np.float32
 
 
 def test_layout_out_in_conv_kernel() -> None:
@@ -83,18 +85,20 @@ def test_layout_out_in_conv_kernel() -> None:
 
 def test_stream_id() -> None:
     stream = varinit.stream_id("encoder.layers.0.weight")
-    x = varinit.init("lecun_normal", (50, 20), backend="dask", seed=5, stream=stream, chunks=(13, 20))
-    whole = varinit.init("lecun_normal", (50, 20), seed=5, stream=stream)
-    assert not np.array_equal(whole, varinit.init("lecun_normal", (50, 20), seed=5))
+    x = varinit.init(
+        "lecun_normal", (50, 20), layout="in_out", backend="dask", seed=5, stream=stream, chunks=(13, 20)
+    )
+    whole = varinit.init("lecun_normal", (50, 20), layout="in_out", seed=5, stream=stream)
+    assert not np.array_equal(whole, varinit.init("lecun_normal", (50, 20), layout="in_out", seed=5))
     _assert_chunks_equal(x, whole)
 
 
 def test_chunks_spellings() -> None:
-    whole = varinit.init("he_normal", (64, 32), seed=0)
+    whole = varinit.init("he_normal", (64, 32), layout="in_out", seed=0)
     for chunks in (16, (16, 8), ((60, 4), (32,)), "auto", -1, {0: 10}):
-        x = varinit.init("he_normal", (64, 32), backend="dask", seed=0, chunks=chunks)
+        x = varinit.init("he_normal", (64, 32), layout="in_out", backend="dask", seed=0, chunks=chunks)
         assert np.array_equal(x.compute(scheduler="sync"), whole), chunks
-    assert varinit.init("he_normal", (64, 32), backend="dask", seed=0, chunks=16).chunks == (
+    assert varinit.init("he_normal", (64, 32), layout="in_out", backend="dask", seed=0, chunks=16).chunks == (
         (16,) * 4,
         (16,) * 2,
     )
@@ -108,20 +112,22 @@ def test_one_dimensional_and_empty() -> None:
 
 
 def test_seed_none_is_one_fresh_portable_seed() -> None:
-    x = varinit.init("he_normal", (30, 20), backend="dask", chunks=(7, 9))
+    x = varinit.init("he_normal", (30, 20), layout="in_out", backend="dask", chunks=(7, 9))
     a, b = x.compute(scheduler="sync"), x.compute(scheduler="threads")
     assert np.array_equal(a, b)  # one seed for the whole array, not one per compute
     assert np.array_equal(x.blocks[1, 1].compute(), a[7:14, 9:18])
-    y = varinit.init("he_normal", (30, 20), backend="dask", chunks=(7, 9))
+    y = varinit.init("he_normal", (30, 20), layout="in_out", backend="dask", chunks=(7, 9))
     assert x.name != y.name and not np.array_equal(a, y.compute())
 
 
 def test_numpy_integer_seed_and_deterministic_name() -> None:
-    x = varinit.init("he_normal", (30, 20), backend="dask", seed=np.int64(9), chunks=10)
-    y = varinit.init("he_normal", (30, 20), backend="dask", seed=9, chunks=10)
+    x = varinit.init("he_normal", (30, 20), layout="in_out", backend="dask", seed=np.int64(9), chunks=10)
+    y = varinit.init("he_normal", (30, 20), layout="in_out", backend="dask", seed=9, chunks=10)
     assert x.name == y.name
-    assert np.array_equal(x.compute(), varinit.init("he_normal", (30, 20), seed=9))
-    z = varinit.init("he_normal", (30, 20), backend="dask", seed=9, chunks=10, mode="fan_out")
+    assert np.array_equal(x.compute(), varinit.init("he_normal", (30, 20), layout="in_out", seed=9))
+    z = varinit.init(
+        "he_normal", (30, 20), layout="in_out", backend="dask", seed=9, chunks=10, mode="fan_out"
+    )
     assert z.name != x.name
 
 
@@ -153,14 +159,16 @@ def test_structured_scheme_draws_the_whole_once() -> None:
 
 def test_threaded_scheduler() -> None:
     for scheme in ("he_normal", "orthogonal"):
-        x = varinit.init(scheme, (300, 200), backend="dask", seed=11, chunks=(64, 48))
-        assert np.array_equal(x.compute(scheduler="threads"), varinit.init(scheme, (300, 200), seed=11))
+        x = varinit.init(scheme, (300, 200), layout="in_out", backend="dask", seed=11, chunks=(64, 48))
+        assert np.array_equal(
+            x.compute(scheduler="threads"), varinit.init(scheme, (300, 200), layout="in_out", seed=11)
+        )
 
 
 def test_lazy_directly() -> None:
     x = lazy("he_normal", (12, 8), seed=0, dtype=None, layout=None, stream=0, chunks=4)
     assert isinstance(x, da.Array)
-    assert np.array_equal(x.compute(), varinit.init("he_normal", (12, 8), seed=0))
+    assert np.array_equal(x.compute(), varinit.init("he_normal", (12, 8), layout="in_out", seed=0))
 
 
 def test_docstring_examples_run() -> None:
@@ -212,8 +220,10 @@ def client() -> Iterator[Any]:
 @pytest.mark.parametrize("scheme", ["he_normal", "glorot_uniform", "trunc_normal"])
 def test_distributed_local_cluster(client: Any, scheme: str) -> None:
     shape = (300, 200)
-    x = varinit.init(scheme, shape, backend="dask", seed=SEED, dtype="float64", chunks=(70, 90))
-    whole = varinit.init(scheme, shape, seed=SEED, dtype="float64")
+    x = varinit.init(
+        scheme, shape, layout="in_out", backend="dask", seed=SEED, dtype="float64", chunks=(70, 90)
+    )
+    whole = varinit.init(scheme, shape, layout="in_out", seed=SEED, dtype="float64")
     assert np.array_equal(client.compute(x).result(timeout=60), whole)
     chunk = client.compute(x.blocks[2, 1]).result(timeout=60)
     assert np.array_equal(chunk, whole[140:210, 90:180])
@@ -242,10 +252,10 @@ def test_distributed_structured_scheme(client: Any) -> None:
 
 def test_generator_seed_is_refused() -> None:
     with pytest.raises(TypeError, match=r"portable stream: pass seed=<int>"):
-        varinit.init("he_normal", (8, 4), backend="dask", seed=np.random.default_rng(0))
+        varinit.init("he_normal", (8, 4), layout="in_out", backend="dask", seed=np.random.default_rng(0))
     for bad in (True, 1.5, "7", object()):
         with pytest.raises(TypeError, match=r"pass seed=<int>"):
-            varinit.init("he_normal", (8, 4), backend="dask", seed=bad)
+            varinit.init("he_normal", (8, 4), layout="in_out", backend="dask", seed=bad)
 
 
 def test_errors_are_raised_at_creation() -> None:
@@ -254,7 +264,7 @@ def test_errors_are_raised_at_creation() -> None:
     with pytest.raises(varinit.SchemeError):
         varinit.init("he_normal", (8, 4), backend="dask", seed=0, bogus=1)
     with pytest.raises(TypeError, match="dtype"):
-        varinit.init("he_normal", (8, 4), backend="dask", seed=0, dtype="int32")
+        varinit.init("he_normal", (8, 4), layout="in_out", backend="dask", seed=0, dtype="int32")
     with pytest.raises(TypeError, match="shape"):
         varinit.init("he_normal", (8.5, 4), backend="dask", seed=0)
     with pytest.raises(ValueError, match="negative"):
@@ -262,11 +272,11 @@ def test_errors_are_raised_at_creation() -> None:
     with pytest.raises(ValueError, match="layout"):
         varinit.init("he_normal", (8, 4), backend="dask", seed=0, layout="sideways")
     with pytest.raises((ValueError, OverflowError)):
-        varinit.init("he_normal", (8, 4), backend="dask", seed=-1)
+        varinit.init("he_normal", (8, 4), layout="in_out", backend="dask", seed=-1)
     with pytest.raises((ValueError, OverflowError)):
-        varinit.init("he_normal", (8, 4), backend="dask", seed=0, stream=2**64)
+        varinit.init("he_normal", (8, 4), layout="in_out", backend="dask", seed=0, stream=2**64)
 
 
 def test_chunks_need_backend_dask() -> None:
     with pytest.raises(ValueError, match="chunks"):
-        varinit.init("he_normal", (8, 4), seed=0, chunks=(4, 4))
+        varinit.init("he_normal", (8, 4), layout="in_out", seed=0, chunks=(4, 4))

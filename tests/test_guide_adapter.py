@@ -220,16 +220,18 @@ def test_int_seed_draws_equal_numpys(adapter: Backend, scheme: str, dtype: str) 
     # exact for orthogonal too: the stand-in's QR is NumPy's (on a GPU it agrees to rounding)
     for index in (None, (slice(3, 40), 5), (slice(50, 2, -3),)):
         kw: dict[str, Any] = {"seed": 12345, "dtype": dtype, "index": index}
-        got = varinit.init(scheme, (64, 48), backend=adapter, **kw)
-        want = varinit.init(scheme, (64, 48), **kw)
+        got = varinit.init(scheme, (64, 48), layout="in_out", backend=adapter, **kw)
+        want = varinit.init(scheme, (64, 48), layout="in_out", **kw)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
 
 
 def test_streams_and_large_seeds_equal_numpys(adapter: Backend) -> None:
     for seed, stream in ((2**64 - 1, 0), (3, 2**64 - 1), (2**40 + 1, 12345)):
-        got = varinit.init("he_uniform", (33, 17), backend=adapter, seed=seed, stream=stream)
-        np.testing.assert_array_equal(got, varinit.init("he_uniform", (33, 17), seed=seed, stream=stream))
+        got = varinit.init("he_uniform", (33, 17), layout="in_out", backend=adapter, seed=seed, stream=stream)
+        np.testing.assert_array_equal(
+            got, varinit.init("he_uniform", (33, 17), layout="in_out", seed=seed, stream=stream)
+        )
 
 
 def test_chunked_draws_equal_numpys(guide: types.ModuleType) -> None:
@@ -266,10 +268,10 @@ def test_native_stream_passes_check_backend(adapter: Backend) -> None:
 
 def test_native_stream_is_the_generators(guide: types.ModuleType) -> None:
     be = guide.CupyBackend()
-    a = varinit.init("he_normal", (200, 100), backend=be, seed=np.random.default_rng(4))
-    b = varinit.init("he_normal", (200, 100), backend=be, seed=np.random.default_rng(4))
+    a = varinit.init("he_normal", (200, 100), layout="in_out", backend=be, seed=np.random.default_rng(4))
+    b = varinit.init("he_normal", (200, 100), layout="in_out", backend=be, seed=np.random.default_rng(4))
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, varinit.init("he_normal", (200, 100), seed=4))
+    assert not np.array_equal(a, varinit.init("he_normal", (200, 100), layout="in_out", seed=4))
     u = be.native_uniform(np.random.default_rng(0), (10**5,), np.float32)
     assert u.dtype == np.float32 and float(u.min()) > 0.0 and float(u.max()) < 1.0
     assert be.native_normal(np.random.default_rng(0), (3,), np.float64).dtype == np.float64
@@ -277,10 +279,10 @@ def test_native_stream_is_the_generators(guide: types.ModuleType) -> None:
 
 def test_device_makes_that_gpu_current(guide: types.ModuleType) -> None:
     be = guide.CupyBackend()
-    got = varinit.init("he_normal", (64, 32), backend=be, seed=0, device=1)
+    got = varinit.init("he_normal", (64, 32), layout="in_out", backend=be, seed=0, device=1)
     assert Device.entered == [1]
-    np.testing.assert_array_equal(got, varinit.init("he_normal", (64, 32), seed=0))
-    varinit.init("he_normal", (64, 32), backend=be, seed=0)
+    np.testing.assert_array_equal(got, varinit.init("he_normal", (64, 32), layout="in_out", seed=0))
+    varinit.init("he_normal", (64, 32), layout="in_out", backend=be, seed=0)
     assert Device.entered == [1], "no device: nothing to make current"
 
 

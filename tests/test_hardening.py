@@ -325,7 +325,7 @@ def test_int_seeds_touch_no_global_rng() -> None:
     before = _global_states()
     for b in INSTALLED:
         for scheme in schemes:
-            varinit.init(scheme, (16, 8), backend=b, seed=5)
+            varinit.init(scheme, (16, 8), layout="in_out", backend=b, seed=5)
     after = _global_states()
     assert before[0] == after[0]
     for x, y in zip(before[1:], after[1:], strict=True):

@@ -178,8 +178,8 @@ def test_philox_words_equal_numpy_eager_and_jit(
 @pytest.mark.parametrize("scheme", ["glorot_uniform", "he_normal", "normal", "trunc_normal"])
 def test_portable_values_equal_numpy(scheme: str) -> None:
     shape = (300, 200)
-    ref = varinit.init(scheme, shape, seed=42)
-    eager = varinit.init(scheme, shape, seed=42, backend="jax")
+    ref = varinit.init(scheme, shape, layout="in_out", seed=42)
+    eager = varinit.init(scheme, shape, layout="in_out", seed=42, backend="jax")
     assert_same_stream(eager, ref)  # >= 99% bit-identical, the rest within 2 ulp
     if scheme == "glorot_uniform":
         np.testing.assert_array_equal(eager, ref)
@@ -197,8 +197,8 @@ def test_portable_values_equal_numpy(scheme: str) -> None:
 
 def test_portable_index_block_equals_slice() -> None:
     shape = (37, 53)
-    full = varinit.init("he_normal", shape, seed=9, backend="jax")
-    block = varinit.init("he_normal", shape, seed=9, backend="jax", index=(slice(3, 20), 7))
+    full = varinit.init("he_normal", shape, layout="in_out", seed=9, backend="jax")
+    block = varinit.init("he_normal", shape, layout="in_out", seed=9, backend="jax", index=(slice(3, 20), 7))
     np.testing.assert_array_equal(block, full[3:20, 7])
 
 
@@ -239,12 +239,21 @@ def test_jit_vmap_and_determinism() -> None:
 def test_generic_init_with_backend_jax() -> None:
     cpu = jax.devices("cpu")[0]
     x = varinit.init(
-        "he_normal", (64, 32), backend="jax", seed=jax.random.key(1), dtype=jnp.bfloat16, device=cpu
+        "he_normal",
+        (64, 32),
+        layout="in_out",
+        backend="jax",
+        seed=jax.random.key(1),
+        dtype=jnp.bfloat16,
+        device=cpu,
     )
     assert isinstance(x, jax.Array) and x.dtype == jnp.bfloat16 and x.devices() == {cpu}
     y = jax.jit(lambda k: varinit.init("glorot_uniform", (8, 4), backend="jax", seed=k))(jax.random.key(2))
     assert y.shape == (8, 4)
-    assert varinit.init("he_normal", (8, 4), backend="jax", seed=1, device="cpu").shape == (8, 4)
+    assert varinit.init("he_normal", (8, 4), layout="in_out", backend="jax", seed=1, device="cpu").shape == (
+        8,
+        4,
+    )
 
 
 def test_flax_dense_and_conv() -> None:

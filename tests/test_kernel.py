@@ -303,7 +303,9 @@ def _fill_like_init(
     rows = req.rows()
     out = np.empty(rows.shape, dtype)
     kernel.fill(out, kind, params, seed, stream, rows.starts, rows.length)
-    ref = varinit.init(scheme, shape, seed=seed, stream=stream, dtype=dtype, index=index, **kw)
+    ref = varinit.init(
+        scheme, shape, layout="in_out", seed=seed, stream=stream, dtype=dtype, index=index, **kw
+    )
     return out, np.asarray(ref)
 
 

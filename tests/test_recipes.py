@@ -80,10 +80,12 @@ def test_numpy_form(name: str, scheme: str, scale: Callable[[int, int], float]) 
 
 
 def test_numpy_form_without_layout_is_caught_by_the_same_criterion() -> None:
-    """The pitfall: (n_out, n_in) read as (in, out) has fan_in = n_out, std off by sqrt(4)."""
+    """The pitfall: (n_out, n_in) read as (in, out) has fan_in = n_out, std off by sqrt(4),
+    and the draw says so with a LayoutWarning naming the axis taken as fan_in."""
     n_out, n_in = DENSE_OUT_IN
     recipe = np.random.RandomState(7).randn(n_out, n_in) * np.sqrt(1 / n_in)
-    wrong = varinit.init("lecun_normal_untruncated", (n_out, n_in), seed=7)
+    with pytest.warns(varinit.LayoutWarning, match=rf"fan_in = axis 0 \({n_out}\)"):
+        wrong = varinit.init("lecun_normal_untruncated", (n_out, n_in), seed=7)
     ok, _, ratio = _agree(recipe, wrong)
     assert not ok and ratio == pytest.approx(2.0, rel=0.01)
 
@@ -109,7 +111,7 @@ def test_tf1_variance_scaling_initializer(
     name: str, tf1: dict[str, Any], scheme: str, overrides: dict[str, Any], shape: tuple[int, ...]
 ) -> None:
     recipe = recipes.tf1_variance_scaling_initializer(shape, _rng(), **tf1)
-    _assert_agree(recipe, varinit.init(scheme, shape, seed=11, **overrides))
+    _assert_agree(recipe, varinit.init(scheme, shape, layout="in_out", seed=11, **overrides))
 
 
 @pytest.mark.parametrize(
@@ -119,7 +121,7 @@ def test_tf1_variance_scaling_initializer(
 def test_tf1_xavier_initializer(uniform: bool, scheme: str) -> None:
     for shape in (DENSE_IN_OUT, KERNEL):
         recipe = recipes.tf1_xavier_initializer(shape, _rng(), uniform=uniform)
-        _assert_agree(recipe, varinit.init(scheme, shape, seed=12))
+        _assert_agree(recipe, varinit.init(scheme, shape, layout="in_out", seed=12))
 
 
 def test_tf1_truncation_factor_is_not_keras_correction() -> None:
@@ -173,8 +175,8 @@ KERAS_FUNCTIONS = (
 
 def test_keras_he_normal_is_not_torch_kaiming_normal() -> None:
     """Same variance, different law: truncated at 2 sigma (Keras) against untruncated (torch)."""
-    keras_form = varinit.init("he_normal", DENSE_IN_OUT, seed=5)
-    torch_form = varinit.init("kaiming_normal", DENSE_IN_OUT, seed=6)
+    keras_form = varinit.init("he_normal", DENSE_IN_OUT, layout="in_out", seed=5)
+    torch_form = varinit.init("kaiming_normal", DENSE_IN_OUT, layout="in_out", seed=6)
     ok, p, ratio = _agree(torch_form, keras_form)
     assert abs(ratio - 1) <= STD_TOL and p < ALPHA and not ok
 
@@ -223,7 +225,8 @@ def test_sample_prints_the_fan_axes(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_default_layout_and_its_values_are_unchanged() -> None:
     """The pitfall is handled by explicitness, not by a new default: (in, out) stays."""
     assert varinit.std("he_normal", (64, 32)) == varinit.std("he_normal", (64, 32), layout="in_out")
-    a = varinit.init("kaiming_normal", (64, 32), seed=1)
+    with pytest.warns(varinit.LayoutWarning):  # the guessed reading is named, not changed
+        a = varinit.init("kaiming_normal", (64, 32), seed=1)
     b = varinit.init("kaiming_normal", (64, 32), seed=1, layout="in_out")
     assert np.array_equal(a, b)
 

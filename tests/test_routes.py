@@ -129,13 +129,17 @@ def test_tensorflow_eager_draws_take_the_kernel_without_a_copy(dtype: str) -> No
 
     vtf._COMPILED.clear()
     shape = (600, 520)  # above compile_min: the XLA route would compile
-    got = varinit.init("he_normal", shape, seed=8, dtype=dtype, backend="tensorflow")
+    got = varinit.init("he_normal", shape, layout="in_out", seed=8, dtype=dtype, backend="tensorflow")
     assert len(vtf._COMPILED) == 0
     gc.collect()
-    want = varinit.init("he_normal", shape, seed=8, dtype="float32" if dtype == "bfloat16" else dtype)
+    want = varinit.init(
+        "he_normal", shape, layout="in_out", seed=8, dtype="float32" if dtype == "bfloat16" else dtype
+    )
     ref = tf.cast(tf.constant(want), dtype).numpy() if dtype == "bfloat16" else want
     assert got.dtype.name == dtype and np.array_equal(got.numpy(), ref)
-    inside = tf.function(lambda: varinit.init("he_normal", shape, seed=8, dtype=dtype, backend="tensorflow"))
+    inside = tf.function(
+        lambda: varinit.init("he_normal", shape, layout="in_out", seed=8, dtype=dtype, backend="tensorflow")
+    )
     assert np.array_equal(inside().numpy(), got.numpy())  # graph mode: the XLA route, same bits
 
 
@@ -188,5 +192,5 @@ def test_structured_draws_need_no_rank_promotion(scheme: str, shape: tuple[int, 
     import jax
 
     with jax.numpy_rank_promotion("raise"):
-        got = np.asarray(varinit.init(scheme, shape, seed=3, backend="jax"))
-    np.testing.assert_allclose(got, varinit.init(scheme, shape, seed=3), atol=1e-5)
+        got = np.asarray(varinit.init(scheme, shape, layout="in_out", seed=3, backend="jax"))
+    np.testing.assert_allclose(got, varinit.init(scheme, shape, layout="in_out", seed=3), atol=1e-5)

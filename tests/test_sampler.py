@@ -32,7 +32,7 @@ ALL = varinit.schemes()
 def test_every_scheme_matches_its_distribution(scheme: str, stream: str) -> None:
     shape = shape_for(scheme)
     seed = 11 if stream == "portable" else np.random.default_rng(12)
-    x = varinit.init(scheme, shape, seed=seed)
+    x = varinit.init(scheme, shape, layout="in_out", seed=seed)
     assert x.shape == shape and x.dtype == np.float32
     assert_distribution(x, scheme, shape)
 
@@ -40,14 +40,14 @@ def test_every_scheme_matches_its_distribution(scheme: str, stream: str) -> None
 @pytest.mark.parametrize("scheme", ["he_normal", "glorot_uniform", "kaiming_normal", "orthogonal"])
 def test_float64(scheme: str) -> None:
     shape = shape_for(scheme)
-    x = varinit.init(scheme, shape, seed=3, dtype="float64")
+    x = varinit.init(scheme, shape, layout="in_out", seed=3, dtype="float64")
     assert x.dtype == np.float64
     assert_distribution(x, scheme, shape)
 
 
 def test_float16_is_drawn_in_float32_then_cast() -> None:
-    x16 = varinit.init("he_normal", (400, 300), seed=4, dtype="float16")
-    x32 = varinit.init("he_normal", (400, 300), seed=4)
+    x16 = varinit.init("he_normal", (400, 300), layout="in_out", seed=4, dtype="float16")
+    x32 = varinit.init("he_normal", (400, 300), layout="in_out", seed=4)
     assert x16.dtype == np.float16
     np.testing.assert_array_equal(x16, x32.astype(np.float16))
 
@@ -106,8 +106,8 @@ def test_index_block_equals_slice_of_whole(shape: tuple[int, ...], data: st.Data
             a = data.draw(st.integers(0, d - 1))
             b = data.draw(st.integers(a + 1, d))
             index.append(slice(a, b, data.draw(st.integers(2, 3)) if kind == "step" else 1))
-    whole = varinit.init("lecun_normal", shape, seed=21, dtype=dtype)
-    block = varinit.init("lecun_normal", shape, seed=21, dtype=dtype, index=tuple(index))
+    whole = varinit.init("lecun_normal", shape, layout="in_out", seed=21, dtype=dtype)
+    block = varinit.init("lecun_normal", shape, layout="in_out", seed=21, dtype=dtype, index=tuple(index))
     np.testing.assert_array_equal(block, whole[tuple(index)])
 
 
@@ -190,8 +190,8 @@ def test_sampler_runs_on_array_api_strict(scheme: str, mutable: bool) -> None:
     if math.prod(shape) > 20_000:
         shape = (120, 100)
     be = StrictBackend(mutable=mutable, wide=not mutable)
-    x = varinit.init(scheme, shape, seed=17, backend=be)
-    ref = varinit.init(scheme, shape, seed=17)
+    x = varinit.init(scheme, shape, layout="in_out", seed=17, backend=be)
+    ref = varinit.init(scheme, shape, layout="in_out", seed=17)
     got = np.asarray(x.__dlpack__ and np.from_dlpack(x))
     assert got.shape == shape
     if varinit.get(scheme).family in ("orthogonal", "delta_orthogonal"):

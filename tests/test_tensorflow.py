@@ -115,7 +115,7 @@ def test_kernel_words_equal_the_reference(seed: int, stream: int, starts: list[i
 def test_portable_values_match_numpy(scheme: str, dtype: str, shape: tuple[int, int]) -> None:
     # (1024, 520) is above compile_min: one cached XLA function on the kernel's words; the
     # fence keeps XLA from fusing products into sums, so every value equals NumPy's
-    a = varinit.init(scheme, shape, seed=21, dtype=dtype)
+    a = varinit.init(scheme, shape, layout="in_out", seed=21, dtype=dtype)
     b = vtf.initializer(scheme, seed=21)(shape, dtype)
     assert b.dtype.name == dtype and tuple(b.shape) == shape
     np.testing.assert_array_equal(b.numpy(), a)
@@ -131,23 +131,29 @@ def test_generic_init_takes_the_compiled_route(dtype: str, monkeypatch: pytest.M
     monkeypatch.setattr(executor, "kernel_available", lambda: False)
     shape = (1024, 520)
     vtf._COMPILED.clear()
-    a = varinit.init("he_normal", shape, seed=23, dtype=dtype, backend="tensorflow")
+    a = varinit.init("he_normal", shape, layout="in_out", seed=23, dtype=dtype, backend="tensorflow")
     assert len(vtf._COMPILED) == 1
-    np.testing.assert_array_equal(a.numpy(), varinit.init("he_normal", shape, seed=23, dtype=dtype))
+    np.testing.assert_array_equal(
+        a.numpy(), varinit.init("he_normal", shape, layout="in_out", seed=23, dtype=dtype)
+    )
     gen = tf.random.Generator.from_seed(24, alg="philox")
     assert_distribution(
-        varinit.init("he_normal", shape, seed=gen, dtype=dtype, backend="tensorflow"), "he_normal", shape
+        varinit.init("he_normal", shape, layout="in_out", seed=gen, dtype=dtype, backend="tensorflow"),
+        "he_normal",
+        shape,
     )
     assert len(vtf._COMPILED) == 1  # both streams share the compiled transform
 
 
 def test_index_blocks_use_the_counter() -> None:
     shape = (37, 29)
-    whole = varinit.init("he_uniform", shape, seed=5, backend="tensorflow").numpy()
+    whole = varinit.init("he_uniform", shape, layout="in_out", seed=5, backend="tensorflow").numpy()
     for index in [(slice(3, 20), slice(5, 22)), (slice(None), slice(0, 29, 3)), (4,)]:
-        block = varinit.init("he_uniform", shape, seed=5, backend="tensorflow", index=index)
+        block = varinit.init("he_uniform", shape, layout="in_out", seed=5, backend="tensorflow", index=index)
         np.testing.assert_array_equal(block.numpy(), whole[index])
-        np.testing.assert_array_equal(block.numpy(), varinit.init("he_uniform", shape, seed=5, index=index))
+        np.testing.assert_array_equal(
+            block.numpy(), varinit.init("he_uniform", shape, layout="in_out", seed=5, index=index)
+        )
 
 
 # --------------------------------------------------------------------------- every scheme
@@ -290,9 +296,13 @@ def test_seed_none_uses_the_global_generator() -> None:
 
 
 def test_init_backend_tensorflow() -> None:
-    x = varinit.init("lecun_uniform", (40, 30), backend="tensorflow", seed=3, dtype="float16")
+    x = varinit.init(
+        "lecun_uniform", (40, 30), layout="in_out", backend="tensorflow", seed=3, dtype="float16"
+    )
     assert isinstance(x, tf.Tensor) and x.dtype == tf.float16
-    np.testing.assert_array_equal(x.numpy(), varinit.init("lecun_uniform", (40, 30), seed=3, dtype="float16"))
+    np.testing.assert_array_equal(
+        x.numpy(), varinit.init("lecun_uniform", (40, 30), layout="in_out", seed=3, dtype="float16")
+    )
 
 
 def test_bad_input_is_rejected_clearly() -> None:

@@ -19,11 +19,11 @@ import varinit
 #: (scheme, shape, overrides): elementwise plans (the kernel and the compiled routes), a
 #: structured one, a block, and a user scheme that the writer thread keeps replacing
 _JOBS: list[tuple[str, tuple[int, ...], dict[str, Any]]] = [
-    ("he_normal", (64, 48), {}),
+    ("he_normal", (64, 48), {"layout": "in_out"}),
     ("glorot_uniform", (3, 3, 8, 16), {}),
     ("trunc_normal", (200,), {"std": 0.02, "fan_in": 4}),
     ("orthogonal", (16, 8), {}),
-    ("lecun_normal", (96, 40), {"index": (slice(8, 40, 3),)}),
+    ("lecun_normal", (96, 40), {"index": (slice(8, 40, 3),), "layout": "in_out"}),
     ("thread_user", (32, 32), {}),
 ]
 

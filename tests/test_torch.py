@@ -278,9 +278,13 @@ def test_portable_words_blocks_and_big_tensors_equal_numpy() -> None:
 
 
 def test_generic_init_returns_a_new_tensor() -> None:
-    x = varinit.init("he_normal", (64, 32), backend="torch", seed=3, dtype=torch.float64, device="cpu")
+    x = varinit.init(
+        "he_normal", (64, 32), layout="in_out", backend="torch", seed=3, dtype=torch.float64, device="cpu"
+    )
     assert isinstance(x, torch.Tensor) and x.dtype == torch.float64 and x.device.type == "cpu"
-    np.testing.assert_array_equal(x.numpy(), varinit.init("he_normal", (64, 32), seed=3, dtype="float64"))
+    np.testing.assert_array_equal(
+        x.numpy(), varinit.init("he_normal", (64, 32), layout="in_out", seed=3, dtype="float64")
+    )
     assert varinit.init("glorot_uniform", (8, 8), backend="torch", dtype="bfloat16").dtype == torch.bfloat16
 
 

@@ -5,7 +5,7 @@ conformance matrix, for your own adapter or scheme.
 
 >>> import varinit
 >>> from varinit.testing import assert_distribution
->>> w = varinit.init("he_normal", (512, 256), seed=0)
+>>> w = varinit.init("he_normal", (512, 256), layout="in_out", seed=0)
 >>> report = assert_distribution(w, "he_normal", (512, 256))   # raises if it does not fit
 >>> report.ok
 True

@@ -408,7 +408,9 @@ def compare(anchor: Anchor, shape: tuple[int, ...], seed: int = 20261124) -> Anc
     draws = 8 if anchor.scheme in ("orthogonal", "delta_orthogonal") else 1
     ours = np.concatenate(
         [
-            np.asarray(init(anchor.scheme, shape, seed=seed + i, **anchor.overrides), np.float64).reshape(-1)
+            np.asarray(
+                init(anchor.scheme, shape, seed=seed + i, layout="in_out", **anchor.overrides), np.float64
+            ).reshape(-1)
             for i in range(draws)
         ]
     )

@@ -183,7 +183,7 @@ def check_cell(scheme: str, backend: str | Backend) -> Cell:
     std = math.nan
     for stream, seed in sources:
         try:
-            x = init(scheme, shape, backend=be, seed=seed)
+            x = init(scheme, shape, backend=be, seed=seed, layout="in_out")
             assert_distribution(x, scheme, shape)
         except AssertionError as e:
             return Cell(scheme, label, False, std, expected, f"{stream}: {e}")
@@ -257,9 +257,9 @@ def _portable_identity(schemes: list[str], backends: list[Backend]) -> list[Iden
         error = ""
         for s in picked:
             shape = shape_for(s)
-            ref = init(s, shape, seed=SEED)
+            ref = init(s, shape, seed=SEED, layout="in_out")
             try:
-                got = raw_numpy(init(s, shape, backend=be, seed=SEED)).astype(np.float32)
+                got = raw_numpy(init(s, shape, backend=be, seed=SEED, layout="in_out")).astype(np.float32)
             except Exception as e:
                 error = f"{type(e).__name__}: {e}"
                 break

@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-from collections.abc import Sequence
+import math
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .errors import LayoutWarning
 from .fans import normalize_shape
 
 if TYPE_CHECKING:  # the request, the executor and the plans load on the first draw
@@ -66,6 +69,44 @@ def stream_id(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+#: fan keywords that settle which axes are the fans: with one of them the layout is not guessed
+_FAN_SETTLERS = ("in_axis", "out_axis", "fan_in", "fan_out")
+
+
+def _warn_layout(scheme: Any, shape: Any, layout: str | None, overrides: Mapping[str, Any]) -> None:
+    """Emit a :class:`LayoutWarning` when ``init`` had to guess the layout of a 2-D shape and
+    the guess matters: the two readings, (in, out) and (out, in), give different stds.
+
+    Called by ``init`` only (its ``stacklevel`` names the line that called ``init``).
+    """
+    if layout is not None or any(k in overrides for k in _FAN_SETTLERS):
+        return
+    from .request import Spec
+
+    try:
+        dims = normalize_shape(shape)
+        if len(dims) != 2 or dims[0] == dims[1] or math.prod(dims) == 0:
+            return
+        spec = Spec.of(scheme, **overrides)
+        if spec.layout is not None or any(k in spec.fan_kw for k in _FAN_SETTLERS):
+            return  # a Spec that carries its own layout or fans
+        here = spec.std(dims, "in_out")
+        other = spec.std(dims, "out_in")
+    except Exception:  # an invalid call: the draw itself raises the error that names it
+        return
+    if math.isclose(here, other, rel_tol=1e-12):
+        return
+    warnings.warn(
+        f"varinit.init({spec.scheme.name!r}, {dims}) has no layout=, so the shape was read as "
+        f"(in, out): fan_in = axis 0 ({dims[0]}), std {here:.6g}. Read as (out, in), the "
+        f"NumPy/torch form, fan_in would be axis 1 ({dims[1]}) and std {other:.6g}. Pass "
+        'layout="in_out" to confirm, layout="out_in" for an (n_out, n_in) weight, or silence '
+        'this for the process with warnings.filterwarnings("ignore", category=varinit.LayoutWarning)',
+        LayoutWarning,
+        stacklevel=3,
+    )
+
+
 def init(
     scheme: str | Scheme,
     shape: int | Sequence[int],
@@ -93,6 +134,9 @@ def init(
     cut into ``chunks``, each drawn on its own. Layout is ``"in_out"`` unless given, so a
     2-D ``(n_out, n_in)`` weight from a NumPy, torch or Caffe recipe needs
     ``layout="out_in"`` (docs/recipes.md); ``varinit show``/``sample`` print the axes taken.
+    A 2-D shape with two different dims, no ``layout=`` and no fan keywords, drawn from a
+    scheme whose std depends on the reading (``he_normal``, not ``glorot_*``), emits a
+    :class:`varinit.LayoutWarning` naming both readings.
     ``in_axis``/``out_axis``/``batch_axis``/``groups``/``fan_in``/``fan_out`` go to
     :func:`varinit.fans`, everything else overrides the scheme.
 
@@ -104,6 +148,7 @@ def init(
     >>> bool((block == w[:8]).all())
     True
     """
+    _warn_layout(scheme, shape, layout, overrides)
     if isinstance(backend, str) and backend.strip().lower() == "dask":
         for name, value in (("index", index), ("device", device), ("like", like)):
             if value is not None:

@@ -179,7 +179,7 @@ class NamespaceBackend(Backend):
 
     >>> import array_api_strict as xp
     >>> import varinit
-    >>> w = varinit.init("he_normal", (4, 3), backend=xp, seed=0)
+    >>> w = varinit.init("he_normal", (4, 3), layout="in_out", backend=xp, seed=0)
     >>> type(w).__module__.split(".")[0], w.dtype == xp.float32
     ('array_api_strict', True)
     """

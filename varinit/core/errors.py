@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SchemeError", "TableError", "UnknownSchemeError"]
+__all__ = ["LayoutWarning", "SchemeError", "TableError", "UnknownSchemeError"]
 
 
 class UnknownSchemeError(KeyError, ValueError):
@@ -39,3 +39,19 @@ class SchemeError(ValueError):
 
 class TableError(SchemeError):
     """A malformed scheme table: names the file, the row and the key."""
+
+
+class LayoutWarning(UserWarning):
+    """A 2-D weight drawn by ``varinit.init`` without ``layout=`` whose std depends on it.
+
+    The generic call reads a 2-D shape as (in, out), so the NumPy/torch form
+    ``(n_out, n_in)`` would silently get fan_in = n_out. Pass ``layout=`` to settle it, or
+    silence it for the process with ``warnings.filterwarnings("ignore", category=varinit.LayoutWarning)``.
+
+    >>> import warnings, varinit
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     w = varinit.init("he_normal", (256, 512), seed=0)
+    >>> caught[0].category is varinit.LayoutWarning
+    True
+    """

@@ -93,8 +93,8 @@ def calls(scheme: str, overrides: Mapping[str, float] | None = None) -> dict[str
     """
     args = _call_args(scheme, overrides or {})
     return {
-        "numpy": f"import varinit; w = varinit.init({args}, (fan_in, fan_out), seed=0)"
-        '  # (out, in) weight: add layout="out_in"',
+        "numpy": f'import varinit; w = varinit.init({args}, (fan_in, fan_out), layout="in_out", seed=0)'
+        '  # an (n_out, n_in) weight: (fan_out, fan_in), layout="out_in"',
         "torch": f"import varinit.adapters.torch; varinit.adapters.torch.init_(layer.weight, {args})",
         "keras": "import keras, varinit.adapters.keras; layer = keras.layers.Dense(units, "
         f"kernel_initializer=varinit.adapters.keras.Initializer({args}))",
