@@ -9,7 +9,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23.2" "setuptools>=69" wheel
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all,test]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[all,test,docs]"
+# Chromium, for the docs' headless-browser check (tests/test_docs_site.py), from the system's
+# packages: only as root with apt-get, only if absent, never fatal; VARINIT_NO_CHROMIUM=1 skips it
+if [ -z "${VARINIT_NO_CHROMIUM:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+  && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }; } \
+    || echo "chromium not installed: the docs' browser check will skip (see docs/building-docs.md)"
+fi
 # Triton (the CUDA kernel's tests run it in its interpreter) goes into .triton/, not the venv:
 # its LLVM aborts a process that has loaded TensorFlow's. tests/test_isolated.py puts it on the
 # path of a pytest process of its own.
