@@ -462,6 +462,7 @@ def _assign(p: Param, r: Rule) -> Assignment | None:
         kw = {k: evaluate(v, env) if _is_expr(v) else v for k, v in kw.items()}
         fan_kw = {} if _FAN_KEYS & kw.keys() else dict(p.fans)
         spec = Spec.of(sch, layout=p.layout, **(fan_kw | kw))
+        spec.plan(p.shape)  # the scheme at this shape: fans, ranks, bounds
         return Assignment(r.label, sch if isinstance(sch, str) else sch.name, spec)
     except (ValueError, TypeError) as e:
         name = sch if isinstance(sch, str) else getattr(sch, "name", sch)
