@@ -32,4 +32,9 @@ if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec(
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
     "$(grep '^timm==' constraints.txt)"
 fi
+# transformers, for the GPT-2 preset's parity test against GPT2Model's own init (tests/test_presets.py)
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('transformers') is None)"; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+    "$(grep '^transformers==' constraints.txt)"
+fi
 .venv/bin/python -c "import varinit, sys; print('varinit', varinit.__version__, 'ready in .venv (Python', sys.version.split()[0] + ')')"
