@@ -271,3 +271,19 @@ def test_docstring_examples_run(name: str) -> None:
         importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     )
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_report_multipliers_and_explanations() -> None:
+    rows = [
+        Row("in.weight", (8, 4), "'weight'", "normal", 4.0, 8.0, 0.5, math.nan, None, lr_mult=1.0),
+        Row(
+            "out.weight", (2, 8), "'readout'", "zeros", 8.0, 2.0, 0.0, 0.0, None, why="readout", out_mult=0.25
+        ),
+        Row("out.bias", (2,), "'bias'", "zeros", None, None, 0.0, 0.0, None),
+    ]
+    r = Report(rows)
+    assert r.multipliers() == {"in.weight": {"lr": 1.0}, "out.weight": {"output": 0.25}}
+    lines = str(r).splitlines()
+    assert lines[0].split()[-2:] == ["lr_mult", "out_mult"] and lines[2].split()[-2:] == ["-", "0.25"]
+    assert "out.weight: readout" in lines
+    assert json.loads(r.to_json())["rows"][1]["out_mult"] == 0.25

@@ -27,7 +27,9 @@ class Row:
     ``std``: what the scheme promises at this shape (nan where it is not defined, e.g. for
     a constant); ``measured``: the std of the values drawn (nan when not measured);
     ``stream``: the portable stream id (``varinit.stream_id(name)``), or ``None`` for a
-    framework generator.
+    framework generator. ``why``: how an automatic rule chose the scheme (``rules="auto"``);
+    ``lr_mult``/``out_mult``: the learning-rate and output multipliers a rule set such as
+    μP prescribes for the user's optimizer and forward pass (``None``: not prescribed).
     """
 
     name: str
@@ -39,6 +41,9 @@ class Row:
     std: float
     measured: float
     stream: int | None
+    why: str = ""
+    lr_mult: float | None = None
+    out_mult: float | None = None
 
 
 @dataclass
@@ -74,13 +79,32 @@ class Report:
             "untouched": list(self.untouched),
         }
 
+    def multipliers(self) -> dict[str, dict[str, float]]:
+        """``{name: {"lr": x, "output": y}}`` for the rows that prescribe multipliers."""
+        out: dict[str, dict[str, float]] = {}
+        for r in self.rows:
+            m = {k: v for k, v in (("lr", r.lr_mult), ("output", r.out_mult)) if v is not None}
+            if m:
+                out[r.name] = m
+        return out
+
     def to_json(self, **kw: Any) -> str:
         """``to_dict()`` as JSON (keywords go to ``json.dumps``)."""
         return json.dumps(self.to_dict(), **kw)
 
     def __str__(self) -> str:
-        head = ("parameter", "shape", "rule", "scheme", "fan_in", "fan_out", "std", "measured", "stream")
-        body = [
+        head: tuple[str, ...] = (
+            "parameter",
+            "shape",
+            "rule",
+            "scheme",
+            "fan_in",
+            "fan_out",
+            "std",
+            "measured",
+            "stream",
+        )
+        body: list[tuple[str, ...]] = [
             (
                 r.name,
                 str(r.shape),
@@ -94,11 +118,16 @@ class Report:
             )
             for r in self.rows
         ]
+        mults = any(r.lr_mult is not None or r.out_mult is not None for r in self.rows)
+        if mults:
+            head += ("lr_mult", "out_mult")
+            body = [(*b, _num(r.lr_mult), _num(r.out_mult)) for b, r in zip(body, self.rows, strict=True)]
         widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(head)]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [head, *body]
         ]
         left = f": {', '.join(self.untouched)}" if self.untouched else ""
+        lines += [f"{r.name}: {r.why}" for r in self.rows if r.why]
         lines.append(f"{len(self.rows)} initialized, {len(self.untouched)} left alone{left}")
         return "\n".join(lines)
 
