@@ -81,17 +81,17 @@ def _warn_layout(scheme: Any, shape: Any, layout: str | None, overrides: Mapping
     """
     if layout is not None or any(k in overrides for k in _FAN_SETTLERS):
         return
-    from .request import Spec
-
     try:
         dims = normalize_shape(shape)
         if len(dims) != 2 or dims[0] == dims[1] or math.prod(dims) == 0:
             return
+        from .request import Spec, _plan
+
         spec = Spec.of(scheme, **overrides)
         if spec.layout is not None or any(k in spec.fan_kw for k in _FAN_SETTLERS):
             return  # a Spec that carries its own layout or fans
-        here = spec.std(dims, "in_out")
-        other = spec.std(dims, "out_in")
+        here = _plan(spec.scheme, dims, "in_out", spec.fan_kw).sample_std(dims)
+        other = _plan(spec.scheme, dims, "out_in", spec.fan_kw).sample_std(dims)
     except Exception:  # an invalid call: the draw itself raises the error that names it
         return
     if math.isclose(here, other, rel_tol=1e-12):
