@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,10 +345,15 @@ _PROBE = """
     var tries = 0;
     (function poll() {
       var hits = Array.from(document.querySelectorAll(".md-search-result__item a"));
-      if (hits.length || ++tries > 100) {
-        report({query: query, hits: hits.map(function (a) { return a.getAttribute("href"); }),
-                meta: (document.querySelector(".md-search-result__meta") || {}).textContent || ""});
-      } else { setTimeout(poll, 100); }
+      var meta = ((document.querySelector(".md-search-result__meta") || {}).textContent || "").trim();
+      var settled = tries > 10 && meta && !/Initializing/.test(meta);  // the index answered
+      if (hits.length || settled || ++tries > 150) {
+        report({query: query, hits: hits.map(function (a) { return a.getAttribute("href"); }), meta: meta});
+      } else {
+        // a request the server answers after 100 ms of real time: Chromium's virtual clock
+        // waits for it, so the search worker gets real time to load its index
+        fetch("/__wait").then(poll, poll);
+      }
     })();
   });
 })();
@@ -360,6 +366,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def send_head(self):  # type: ignore[no-untyped-def]
+        if self.path == "/__wait":
+            time.sleep(0.1)
+            self.send_response(204)
+            self.end_headers()
+            return None
         path = Path(self.translate_path(self.path))
         if path.is_dir():
             path = path / "index.html"
@@ -461,3 +472,5 @@ def test_browser_search_finds_he_normal(chromium: str, served: str, tmp_path: Pa
     search = page["search"]
     assert isinstance(search, dict) and search["hits"], search
     assert any("schemes.html" in hit for hit in search["hits"]), search
+    nothing = _render(chromium, f"{served}/index.html?q=qqzzxxnotaword", tmp_path)["search"]
+    assert isinstance(nothing, dict) and nothing["hits"] == [], nothing  # the probe tells the two apart

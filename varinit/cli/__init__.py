@@ -23,7 +23,7 @@ from ..conformance import check as _check
 from ..core import backend as _backend
 from ..core.api import plan as _plan
 from ..core.api import std as _std
-from ..core.backend import installed_backends
+from ..core.backend import Backend, installed_backends
 from ..core.errors import SchemeError, UnknownSchemeError
 from ..core.families import FAN_KEYS as _FAN_KEYS
 from ..core.table import get, schemes
@@ -203,11 +203,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     names = [get(n).name for n in args.schemes.split(",")] if args.schemes else schemes()
     if args.backends:
         try:
-            backends = [backend_type(b) for b in args.backends.split(",") if b.strip()]
+            backends: list[str | Backend] = [backend_type(b) for b in args.backends.split(",") if b.strip()]
         except argparse.ArgumentTypeError as e:
             raise SchemeError(f"--backends {args.backends!r}: {e}") from None
     else:
-        backends = installed_backends()
+        backends = list(installed_backends())
     # the bar goes to stderr, and only on a terminal: stdout stays the table or the JSON alone
     progress = Bar(sys.stderr) if sys.stderr.isatty() and not args.no_progress else False
     result = _check.run(names, backends, progress=progress, anchors=not args.no_anchors)
@@ -220,10 +220,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_completion(args: argparse.Namespace) -> int:
     try:
-        import argcomplete
+        from argcomplete.shell_integration import shellcode
     except ImportError:
         raise ImportError("shell completion needs argcomplete: pip install 'varinit[completion]'") from None
-    print(argcomplete.shellcode(["varinit"], shell=args.shell), end="")
+    print(shellcode(["varinit"], shell=args.shell), end="")
     return 0
 
 
@@ -264,7 +264,7 @@ def _parser() -> argparse.ArgumentParser:
         "and nothing is loaded",
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
-    tables = [table_parent()]
+    tables: list[Any] = [table_parent()]
 
     def name_arg(sp: argparse.ArgumentParser) -> None:
         action = sp.add_argument(
