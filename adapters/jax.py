@@ -76,6 +76,7 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "init_sharded",
+    "init_tree",
     "initializer",
     "kaiming_normal",
     "kaiming_uniform",
@@ -614,3 +615,7 @@ def _grid_kernel(
         return jnp.reshape(p.transform(jnp, u, fence=JaxBackend.fence), block).astype(out)
 
     return kernel  # type: ignore[no-any-return]
+
+
+# whole-model init (its own module; imported last, as it uses BACKEND)
+from ._jax_tree import init_tree  # noqa: E402

@@ -37,4 +37,9 @@ if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec(
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
     "$(grep '^transformers==' constraints.txt)"
 fi
+# equinox, for init_tree's tests on Equinox modules (tests/test_jax_tree.py)
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('equinox') is None)"; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+    "$(grep '^equinox==' constraints.txt)"
+fi
 .venv/bin/python -c "import varinit, sys; print('varinit', varinit.__version__, 'ready in .venv (Python', sys.version.split()[0] + ')')"
