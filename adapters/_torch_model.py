@@ -23,7 +23,6 @@ from varinit.core.request import Request, Spec
 from varinit.models.report import Report, Row
 from varinit.models.rules import RESIDUAL_OUT_NAMES, Param, fans_of, kind_of, resolve, roles_of, structure
 
-
 __all__ = ["init_module", "params_of"]
 
 _BRANCH = re.compile(r"attention|attn|mlp|feedforward|feed_forward|ffn", re.IGNORECASE)
@@ -67,7 +66,11 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
         res_out = res_norm = False
         if parent is not None and kind in ("dense", "conv"):
             branch = _BRANCH.search(type(parent).__name__) is not None
-            last = _children_of_kind(parent, ("dense", "conv"))[-1:] == [child]
+            siblings = _children_of_kind(parent, ("dense", "conv"))
+            # a branch whose output projection has a known name: that one, not its last layer
+            # (torchtitan's FeedForward defines w1, w2, w3, and w2 is the output)
+            named = [c for c in siblings if c in RESIDUAL_OUT_NAMES]
+            last = not named and siblings[-1:] == [child]
             named_out = child in RESIDUAL_OUT_NAMES and layer is not None
             res_out = (branch and last and layer is not None) or named_out
         if parent is not None and kind == "norm":
@@ -184,8 +187,9 @@ def init_module(
 
 
 def _measured(row: Row, tensor: torch.Tensor) -> Row:
-    from . import torch as vt
     from dataclasses import replace
+
+    from . import torch as vt
 
     if vt._is_dtensor(tensor) or tensor.numel() < 2 or tensor.is_complex() or not tensor.is_floating_point():
         return row
