@@ -47,10 +47,11 @@ def _restore_scheme_registry() -> object:
     reg.rows, reg.index = rows, index
 
 
-#: modules that load Triton's LLVM (directly, or through TorchDynamo): a process that has loaded
-#: TensorFlow's LLVM aborts when a second one registers, so the whole suite's process never
-#: imports them; tests/test_isolated.py runs them in a pytest process of their own
-ISOLATED = ("test_triton.py",)
+#: modules that load Triton's LLVM (directly, or through TorchDynamo, which transformers
+#: imports where Triton is on the path): a process that has loaded TensorFlow's LLVM aborts when
+#: a second one registers, so the whole suite's process never imports them;
+#: tests/test_isolated.py runs them in a pytest process of their own
+ISOLATED = ("test_triton.py", "test_presets.py")
 CHILD_ENV = "VARINIT_ISOLATED_CHILD"
 
 
