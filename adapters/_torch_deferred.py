@@ -14,8 +14,11 @@
 every ``self.w = nn.Parameter(...)`` goes through) is wrapped, for the calling thread only:
 each new ``nn.Parameter`` is turned, in place (``torch.utils.swap_tensors``, so the object and
 every reference to it stay the same), into a meta tensor of its shape, dtype and
-``requires_grad``. The module's own init (``reset_parameters``: ``kaiming_uniform_``,
-``normal_``...) then runs on meta tensors, where it costs nothing. With a real ``device``
+``requires_grad``. The module's own init (``reset_parameters``) then meets meta tensors:
+``torch.nn.init``'s in-place functions (``kaiming_uniform_``, ``normal_``...), wrapped the
+same way, return a meta tensor untouched (torch's own meta ``normal_`` would import
+TorchDynamo, seconds, and Triton's LLVM where Triton is installed), and any other kernel
+costs nothing on meta. With a real ``device``
 the parameters become uninitialised ``torch.empty`` tensors on that device when the block
 exits, and each is remembered, weakly, with its version counter (``param._version``): any
 in-place write through the tensor (``copy_``, ``load_state_dict``, ``torch.nn.init.*_``, an
@@ -25,7 +28,9 @@ optimizer step) bumps it, and the parameter no longer counts as missing.
 - Only parameters are deferred; buffers are built as torch builds them (they are small
   and often computed: BatchNorm's running statistics, rotary tables).
 - An init kernel that runs *before* the tensor becomes a parameter
-  (``nn.Parameter(torch.randn(n, n))``) still runs; only its result is dropped.
+  (``nn.Parameter(torch.randn(n, n))``) still runs; only its result is dropped. A tensor
+  method called directly (``self.weight.normal_()``) runs torch's meta kernel (a no-op,
+  but ``normal_`` imports TorchDynamo on first use).
 - Code in a constructor that reads parameter values (``.item()``, ``.tolist()``) fails
   on meta tensors. With a real device the parameters are meta until the block exits.
 - A parameter placed straight into ``module._parameters`` (not through
@@ -43,7 +48,9 @@ optimizer step) bumps it, and the parameter no longer counts as missing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -96,12 +103,37 @@ def _register_parameter(self: torch.nn.Module, name: str, param: torch.nn.Parame
     original(self, name, param)
 
 
+#: torch.nn.init's in-place functions (``normal_``, ``kaiming_uniform_``...), wrapped while
+#: installed: on a meta tensor, in a thread inside skip_init, they return it untouched
+_INIT_NAMES = tuple(
+    n for n in getattr(torch.nn.init, "__all__", ("uniform_", "normal_", "trunc_normal_")) if n.endswith("_")
+)
+_INIT_WRAPPERS: dict[str, Callable[..., Any]] = {}
+
+
+def _skipping(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def skip_on_meta(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        # torch's meta normal_ goes through torch._refs, which imports TorchDynamo (seconds,
+        # and Triton's LLVM where it is installed): a meta tensor has nothing to fill
+        if _LOCAL.frames and isinstance(tensor, torch.Tensor) and tensor.is_meta:
+            return tensor
+        return fn(tensor, *args, **kwargs)
+
+    return skip_on_meta
+
+
 def _install() -> None:
     global _ACTIVE, _ORIGINAL
     with _LOCK:
         if _ACTIVE == 0:
             _ORIGINAL = torch.nn.Module.register_parameter
             torch.nn.Module.register_parameter = _register_parameter  # type: ignore[method-assign]
+            for name in _INIT_NAMES:
+                fn = getattr(torch.nn.init, name, None)
+                if callable(fn):
+                    _INIT_WRAPPERS[name] = wrapper = _skipping(fn)
+                    setattr(torch.nn.init, name, wrapper)
         _ACTIVE += 1
 
 
@@ -109,8 +141,14 @@ def _uninstall() -> None:
     global _ACTIVE
     with _LOCK:
         _ACTIVE -= 1
-        if _ACTIVE == 0 and torch.nn.Module.register_parameter is _register_parameter:
+        if _ACTIVE:
+            return
+        if torch.nn.Module.register_parameter is _register_parameter:
             torch.nn.Module.register_parameter = _ORIGINAL  # type: ignore[method-assign,assignment]
+        for name, wrapper in _INIT_WRAPPERS.items():
+            if getattr(torch.nn.init, name, None) is wrapper:  # not replaced by someone since
+                setattr(torch.nn.init, name, wrapper.__wrapped__)  # type: ignore[attr-defined]
+        _INIT_WRAPPERS.clear()
 
 
 @contextlib.contextmanager
@@ -185,18 +223,19 @@ class ShouldInit:
     only_missing: bool
     materialized: tuple[str, ...] = ()
     buffers: tuple[str, ...] = ()
-    _fresh: tuple[torch.Tensor, ...] = field(default=(), repr=False)
+    _fresh: tuple[torch.Tensor, ...] = field(default=(), repr=False)  # held: their ids stay theirs
+    _ids: frozenset[int] = field(default=frozenset(), repr=False)
 
     def __call__(self, name: str, param: torch.Tensor) -> bool:
         if not self.only_missing:
             return True
-        return any(param is p for p in self._fresh) or is_unwritten(param)
+        return id(param) in self._ids or is_unwritten(param)
 
 
 def _is_dtensor(t: Any) -> bool:
-    from .torch import _is_dtensor as is_dt
-
-    return is_dt(t)
+    # no DTensor exists before torch.distributed.tensor is imported (importing it costs seconds)
+    mod = sys.modules.get("torch.distributed.tensor")
+    return mod is not None and isinstance(t, mod.DTensor)
 
 
 def _on_meta(t: torch.Tensor) -> bool:
@@ -273,12 +312,12 @@ def prepare(module: torch.nn.Module, *, device: Any = None, only_missing: bool =
             new = _empty_on(p, dev)
             done[id(p)] = p
             names.append(name)
-            fresh = torch.nn.Parameter(new, requires_grad=p.requires_grad)
+            swapped = torch.nn.Parameter(new, requires_grad=p.requires_grad)
             try:
-                _swap(p, fresh)
+                _swap(p, swapped)
             except RuntimeError:  # held elsewhere: put the new one everywhere it was
-                _replace(module, "_parameters", p, fresh)
-                done[id(p)] = fresh
+                _replace(module, "_parameters", p, swapped)
+                done[id(p)] = swapped
     buffers = _materialize_buffers(module, dev) if dev is not None else []
     if buffers:
         warnings.warn(
@@ -288,7 +327,8 @@ def prepare(module: torch.nn.Module, *, device: Any = None, only_missing: bool =
             UserWarning,
             stacklevel=2,
         )
-    return ShouldInit(only_missing, tuple(names), tuple(buffers), tuple(done.values()))
+    fresh = tuple(done.values())
+    return ShouldInit(only_missing, tuple(names), tuple(buffers), fresh, frozenset(map(id, fresh)))
 
 
 def _replace(module: torch.nn.Module, slot: str, old: torch.Tensor, new: torch.Tensor) -> None:

@@ -8,6 +8,8 @@ when no kernel ran on a real tensor (the control builds the same model without
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -22,6 +24,7 @@ from varinit.adapters._torch_deferred import is_unwritten, prepare, skip_init  #
 import varinit  # noqa: E402
 
 ORIGINAL_REGISTER = torch.nn.Module.register_parameter
+ORIGINAL_INIT = {n: getattr(torch.nn.init, n) for n in ("normal_", "kaiming_uniform_", "trunc_normal_")}
 
 
 class Tied(torch.nn.Module):
@@ -119,6 +122,7 @@ def test_nested_skip_init_and_cleanup_on_error() -> None:
     with pytest.raises(RuntimeError, match="boom"), skip_init("cpu"):
         Boom()
     assert torch.nn.Module.register_parameter is ORIGINAL_REGISTER
+    assert all(getattr(torch.nn.init, n) is f for n, f in ORIGINAL_INIT.items())
     assert td._LOCAL.frames == [] and td._ACTIVE == 0
     after = torch.nn.Linear(3, 3)
     assert not after.weight.is_meta and not is_unwritten(after.weight)
@@ -138,12 +142,16 @@ def test_another_thread_builds_normally_meanwhile() -> None:
     t = threading.Thread(target=holder)
     t.start()
     assert inside.wait(10)
-    b = torch.nn.Linear(8, 8)  # this thread, while the other is inside skip_init
+    b = torch.nn.Linear(256, 256)  # this thread, while the other is inside skip_init
     done.set()
     t.join(10)
     assert seen["a"].weight.is_meta and seen["c"].weight.is_meta
-    assert b.weight.device.type == "cpu" and bool(b.weight.abs().sum() > 0)
+    # b got torch's kaiming_uniform_(a=sqrt(5)): U(-1/16, 1/16), std 1/16/sqrt(3)
+    w = b.weight.detach()
+    assert w.device.type == "cpu" and float(w.abs().max()) <= 1 / 16
+    assert abs(float(w.std()) * 16 * 3**0.5 - 1) < 0.02
     assert torch.nn.Module.register_parameter is ORIGINAL_REGISTER
+    assert all(getattr(torch.nn.init, n) is f for n, f in ORIGINAL_INIT.items())
 
 
 def test_prepare_materialises_meta_in_place() -> None:
@@ -229,3 +237,50 @@ def test_init_module_only_missing_keeps_the_checkpoint() -> None:
         p = m.get_parameter(n)
         assert torch.equal(p.detach(), _expected(n, p)), n
     assert set(report.untouched) == {"2.weight", "2.bias"}
+
+
+def test_prepare_replaces_a_parameter_it_cannot_swap_everywhere_it_is_tied() -> None:
+    with skip_init():
+        m = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3))
+    m[1].weight = m[0].weight
+    old = m[0].weight
+    view = old.view(-1)  # holds the parameter: swap_tensors refuses it
+    should = prepare(m, device="cpu", only_missing=True)
+    assert m[0].weight is not old and view.is_meta
+    assert m[0].weight.device.type == "cpu" and m[1].weight is m[0].weight
+    assert type(m[0].weight) is torch.nn.Parameter and m[0].weight.requires_grad
+    assert should.materialized == ("0.weight", "0.bias", "1.bias")
+    assert [n for n, p in m.named_parameters() if should(n, p)] == ["0.weight", "0.bias", "1.bias"]
+    assert not should("0.weight", old)
+
+
+DYNAMO_CHECK = """
+import sys, torch
+from varinit.adapters.torch import skip_init
+build = lambda: torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+if sys.argv[1] == "skip_init":
+    with skip_init():
+        build()
+else:
+    with torch.device("meta"):
+        build()
+print("torch._dynamo" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("how", "imported"), [("skip_init", "False"), ("torch.device", "True")])
+def test_skip_init_does_not_import_torchdynamo(how: str, imported: str) -> None:
+    # a fresh process: this one may have imported Dynamo already. torch's own meta normal_
+    # (Embedding's init) imports it, which loads Triton's LLVM where Triton is installed
+    r = subprocess.run(
+        [sys.executable, "-c", DYNAMO_CHECK, how], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == imported
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    result = doctest.testmod(td, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 15 and result.failed == 0
