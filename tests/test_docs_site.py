@@ -170,7 +170,6 @@ def test_python_blocks_run(page: str, tmp_path: Path) -> None:
         text=True,
         timeout=600,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "tests")},
     )
     assert proc.returncode == 0, f"docs/{page}: a python block failed\n{proc.stderr[-4000:]}"
 
