@@ -7,5 +7,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 [ -x "$PY" ] || PY=python3
 OUT=${1:-site}
+# Material prints a banner about its successor on every build; the build's own output is enough
+export NO_MKDOCS_2_WARNING=1
 "$PY" -m mkdocs build --strict --clean --site-dir "$OUT"
 echo "built the site in $OUT/ (open $OUT/index.html, or: $PY -m http.server -d $OUT)"
