@@ -1,6 +1,9 @@
 # PYTHON_ARGCOMPLETE_OK
 """The ``varinit`` command line: list, show, sample, check (the main job) and more.
 
+Every command that reads the scheme table takes ``--table FILE``; scheme names may be spelled as
+torch, Keras or JAX spell them; ``varinit completion bash`` prints the shell-completion script.
+
 >>> from varinit.cli import main
 >>> main(["show", "he_normal", "--shape", "512,256"])  # doctest: +ELLIPSIS
 he_normal ...
@@ -42,9 +45,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"varinit: error: {message} (see `{self.prog} --help`)\n")
-
-
-_shape = shape_type
 
 
 def _overrides(items: Sequence[str]) -> dict[str, Any]:
