@@ -63,6 +63,7 @@ __all__ = [
     "Zeros",
     "deserialize",
     "get",
+    "init_model",
     "serialize",
 ]
 
@@ -710,3 +711,7 @@ def get(identifier: Any) -> Any:
     if not callable(obj):
         raise ValueError(f"Could not interpret initializer identifier: {identifier}")
     return obj
+
+
+# whole-model init lives in its own module (it reads this one's backend and seed helpers)
+from ._keras_model import init_model  # noqa: E402

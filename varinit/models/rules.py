@@ -542,7 +542,7 @@ def kind_of(types: Sequence[str]) -> str | None:
             return "embedding"
         if low in ("linear", "dense", "einsumdense", "lazylinear", "nonDynamicallyQuantizableLinear".lower()):
             return "dense"
-        if low.startswith("conv") or low.endswith("convnd") or low in ("baseconv",):
+        if re.match(r"(depthwise|separable)?conv", low) or low.endswith("convnd") or low == "baseconv":
             return "conv"
     return None
 
