@@ -156,10 +156,18 @@ def params_of(model: Any) -> Iterator[tuple[Param, Any]]:
                 "the model once on a batch (model(x)); a sublayer the model's call() never reaches "
                 "needs layer.build(input_shape)"
             )
+    kinds = {id(layer): _kind(layer) for layer in layers}
+    kids = {id(layer): _children(layer) for layer in layers}
     parents: dict[int, Any] = {}
     for layer in layers:
-        for child in _children(layer):
+        for child in kids[id(layer)]:
             parents.setdefault(id(child), layer)
+    last: dict[tuple[int, str], Any] = {}  # (parent, kind) -> its last child of that kind
+    for layer in layers:
+        for child in kids[id(layer)]:
+            k = kinds[id(child)]
+            if k is not None:
+                last[id(layer), "proj" if k in ("dense", "conv") else k] = child
     owned: list[tuple[str, Any, Any]] = []
     seen: dict[int, str] = {}
     names: dict[str, str] = {}
@@ -189,21 +197,18 @@ def params_of(model: Any) -> Iterator[tuple[Param, Any]]:
     for name, owner, v in owned:
         local = _local(v)
         shape = tuple(int(d) for d in v.shape)
-        kind = _kind(owner)
+        kind = kinds[id(owner)]
         layer_i, depth = where.get(name, (None, None))
         parent = parents.get(id(owner))
         res_out = res_norm = False
         if parent is not None and kind in ("dense", "conv") and layer_i is not None:
-            siblings = [c for c in _children(parent) if _kind(c) in ("dense", "conv")]
-            branch = _BRANCH.search(type(parent).__name__) is not None and siblings[-1:] == [owner]
+            branch = _BRANCH.search(type(parent).__name__) is not None and last[id(parent), "proj"] is owner
             attn_out = getattr(parent, "_output_dense", None) is owner  # MultiHeadAttention's
             res_out = branch or attn_out or owner.name in RESIDUAL_OUT_NAMES
         if parent is not None and kind == "norm":
-            kids = _children(parent)
-            norms = [c for c in kids if _kind(c) == "norm"]
             res_norm = (
-                any(_kind(c) == "conv" for c in kids)
-                and norms[-1:] == [owner]
+                last[id(parent), "norm"] is owner
+                and any(kinds[id(c)] == "conv" for c in kids[id(parent)])
                 and _BLOCK.search(type(parent).__name__) is not None
             )
         if id(owner) not in fans_cache:
@@ -250,9 +255,10 @@ def _seed_of(seed: Any) -> int:
 
 
 def _draw_backend() -> Any:
-    """The varinit backend of the Keras backend; for JAX on the CPU, NumPy's (the compiled
-    kernel draws the same portable stream into host memory, where JAX's route would compile
-    an XLA function for every parameter shape)."""
+    """The varinit backend of the Keras backend; for TensorFlow and JAX on the CPU, NumPy's:
+    the same portable stream, drawn by the compiled kernel into host memory (JAX's route
+    compiles an XLA function for every parameter shape, TensorFlow's runs zeros and ones
+    as graph ops)."""
     from . import keras as vk
 
     be = vk._backend()
@@ -261,7 +267,20 @@ def _draw_backend() -> Any:
 
         if jax.default_backend() == "cpu":
             return get_backend("numpy")
+    if be.name == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.config.list_logical_devices("GPU"):
+            return get_backend("numpy")
     return be
+
+
+def _device(be: Any, v: Any) -> Any:
+    """Where to draw ``v``'s values: its device for torch on an accelerator, else the default."""
+    if be.name != "torch":
+        return None
+    dev = getattr(v.value, "device", None)
+    return None if dev is None or dev.type == "cpu" else dev
 
 
 def _std_or_nan(spec: Spec, shape: tuple[int, ...]) -> float:
@@ -305,9 +324,9 @@ def init_model(
     one fresh seed from Keras' global seed generator per call (as ``Initializer(seed=None)``
     does; ``keras.utils.set_random_seed`` makes it reproducible), then the same named
     streams; a ``keras.random.SeedGenerator``: one state drawn from it per call, as the seed.
-    Values are drawn with the varinit backend of the Keras backend (NumPy's for JAX on the
-    CPU) into new arrays, then ``variable.assign``-ed (so for a moment the model's
-    parameters exist twice).
+    Values are drawn with the varinit backend of the Keras backend (on the CPU, TensorFlow's
+    and JAX's through NumPy's: the same stream) into new arrays, then ``variable.assign``-ed
+    (so for a moment the model's parameters exist twice).
     ``strict``: a rule of yours that matches nothing is an error. ``measure``: fill the
     report's measured std (read back from each variable).
 
@@ -339,10 +358,13 @@ def init_model(
                 )
             req, std = None, _std_or_nan(a.spec, p.shape)
             if math.prod(p.shape):
-                tkey = (id(a.spec), p.shape, dtype)
+                dev = _device(be, v)
+                tkey = (id(a.spec), p.shape, dtype, dev)
                 hit = templates.get(tkey)
                 if hit is None:
-                    req = a.spec.request(p.shape, backend=be, seed=key, stream=stream, dtype=dtype)
+                    req = a.spec.request(
+                        p.shape, backend=be, seed=key, stream=stream, dtype=dtype, device=dev
+                    )
                     templates[tkey] = (req, std)
                 else:
                     req = hit[0]
@@ -379,7 +401,7 @@ def _draw_all(jobs: list[tuple[Request | None, tuple[int, ...]]], be: Any) -> li
             continue
         buf = None
         if req.dtype is req.out_dtype or str(req.dtype) == str(req.out_dtype):
-            buf = be.empty(req.size, req.dtype, None)
+            buf = be.empty(req.size, req.dtype, req.device)
         if buf is not None and be.host_view(buf) is not None:
             out[i] = buf.reshape(shape)  # a NumPy array or a CPU torch tensor
             batch.append((req, out[i]))
