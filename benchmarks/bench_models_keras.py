@@ -27,7 +27,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
-
 from varinit.adapters.keras import init_model
 
 L = keras.layers
@@ -138,7 +137,12 @@ def main() -> None:
         f"Keras {keras.__version__}, backend {keras.backend.backend()}; {platform.machine()} "
         f"({cpu_flags()}), {os.cpu_count()} cores; best of {args.repeat}"
     )
-    print(f"{'model':<12} {'params':>10} {'keras':>10} {'varinit':>10} {'ratio':>6} {'+measure':>10} {'ratio':>6}")
+    head = ("model", "params", "keras", "varinit", "ratio", "+measure", "ratio")
+    print(
+        " ".join(
+            h.ljust(12) if i == 0 else h.rjust(10 if i in (1, 2, 3, 5) else 6) for i, h in enumerate(head)
+        )
+    )
     for name, build in (("resnet18", resnet18), ("transformer", transformer)):
         model = build()
         n = sum(math.prod(v.shape) for v in model.trainable_variables)
