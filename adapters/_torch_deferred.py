@@ -37,8 +37,10 @@ optimizer step) bumps it, and the parameter no longer counts as missing.
   ``register_parameter``), a subclass of ``nn.Parameter`` and a DTensor are left alone.
 - A write through ``param.data`` (``p.data.normal_()``) has a version counter of its own,
   which torch does not share with ``p``: it is not seen. Write through ``p`` itself under
-  ``torch.no_grad()``. A parameter replaced by a new object (``load_state_dict(...,
-  assign=True)``, ``fully_shard``, ``.to()`` across devices) is a new tensor, not "missing".
+  ``torch.no_grad()``. Nor is a write into the tensor's memory behind torch's back (varinit's
+  compiled kernel fills CPU float32/float64 tensors that way): :func:`mark_written` counts
+  it. A parameter replaced by a new object (``load_state_dict(..., assign=True)``,
+  ``fully_shard``, ``.to()`` across devices) is a new tensor, not "missing".
 - Thread safety: the wrapper is installed while any thread is inside ``skip_init``
   (counted under a lock) and consults a thread-local stack, so another thread building
   modules at the same time builds them normally; threads started inside the block do too.
@@ -60,7 +62,15 @@ from typing import Any
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ["ShouldInit", "dtensor_pieces", "fill_dtensor", "is_unwritten", "prepare", "skip_init"]
+__all__ = [
+    "ShouldInit",
+    "dtensor_pieces",
+    "fill_dtensor",
+    "is_unwritten",
+    "mark_written",
+    "prepare",
+    "skip_init",
+]
 
 
 # --------------------------------------------------------------------------- skip_init
@@ -81,7 +91,7 @@ _LOCAL = _Local()
 _LOCK = threading.Lock()
 _ACTIVE = 0  # threads inside skip_init (the wrapper is installed while > 0)
 _ORIGINAL: Callable[..., None] | None = None
-#: parameters skip_init created on a real device -> their version counter then
+#: parameters skip_init or prepare left uninitialised -> their version counters then
 _UNWRITTEN: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
@@ -188,8 +198,38 @@ def _materialize_deferred(frame: _Frame) -> None:
             continue
         new = torch.nn.Parameter(torch.empty_like(p, device=frame.device), requires_grad=p.requires_grad)
         _swap(p, new)
-        with _LOCK:
-            _UNWRITTEN[p] = p._version
+        _remember(p)
+
+
+def _versions(t: Any) -> tuple[int, ...]:
+    """``t``'s version counter (a DTensor's and its local shard's: a fill writes the shard)."""
+    if _is_dtensor(t):
+        return (int(t._version), int(t._local_tensor._version))
+    return (int(t._version),)
+
+
+def _remember(t: torch.Tensor) -> None:
+    with _LOCK:
+        _UNWRITTEN[t] = _versions(t)
+
+
+def mark_written(*tensors: torch.Tensor) -> None:
+    """Count ``tensors`` as written (bump their version counters; a DTensor's local shard too).
+
+    For writes torch does not see: the compiled kernel fills a tensor's memory directly.
+
+    >>> import torch
+    >>> from varinit.adapters._torch_deferred import is_unwritten, mark_written, skip_init
+    >>> with skip_init("cpu"):
+    ...     lin = torch.nn.Linear(3, 2)
+    >>> mark_written(lin.weight)
+    >>> is_unwritten(lin.weight), is_unwritten(lin.bias)
+    (False, True)
+    """
+    for t in tensors:
+        torch.autograd.graph.increment_version(t)
+        if _is_dtensor(t):
+            torch.autograd.graph.increment_version(t._local_tensor)  # type: ignore[attr-defined]
 
 
 def is_unwritten(param: torch.Tensor) -> bool:
@@ -206,7 +246,7 @@ def is_unwritten(param: torch.Tensor) -> bool:
     """
     with _LOCK:
         version = _UNWRITTEN.get(param)  # type: ignore[no-untyped-call]
-    return version is not None and not param.is_meta and param._version == version
+    return version is not None and not _on_meta(param) and _versions(param) == version
 
 
 # --------------------------------------------------------------------------- prepare
@@ -223,13 +263,11 @@ class ShouldInit:
     only_missing: bool
     materialized: tuple[str, ...] = ()
     buffers: tuple[str, ...] = ()
-    _fresh: tuple[torch.Tensor, ...] = field(default=(), repr=False)  # held: their ids stay theirs
-    _ids: frozenset[int] = field(default=frozenset(), repr=False)
 
     def __call__(self, name: str, param: torch.Tensor) -> bool:
         if not self.only_missing:
             return True
-        return id(param) in self._ids or is_unwritten(param)
+        return is_unwritten(param)
 
 
 def _is_dtensor(t: Any) -> bool:
@@ -276,8 +314,9 @@ def prepare(module: torch.nn.Module, *, device: Any = None, only_missing: bool =
     ``requires_grad`` is kept; a meta DTensor gets a local shard on ``device`` with the same
     mesh and placements. Meta buffers are allocated there too, uninitialised, with a
     warning naming them (no rule fills a buffer). The answer ``should(name, param)`` is
-    always True, or with ``only_missing=True`` True only for a parameter that was on meta
-    or was created under :func:`skip_init` and never written since.
+    always True, or with ``only_missing=True`` True only for a parameter left uninitialised
+    by this or an earlier ``prepare`` (it was on meta) or by :func:`skip_init` (a real
+    device), and not written since (a failed ``init_module`` can be retried).
 
     >>> import torch
     >>> from varinit.adapters._torch_deferred import prepare
@@ -327,8 +366,9 @@ def prepare(module: torch.nn.Module, *, device: Any = None, only_missing: bool =
             UserWarning,
             stacklevel=2,
         )
-    fresh = tuple(done.values())
-    return ShouldInit(only_missing, tuple(names), tuple(buffers), fresh, frozenset(map(id, fresh)))
+    for t in done.values():  # uninitialised, like skip_init(device)'s: missing until written
+        _remember(t)
+    return ShouldInit(only_missing, tuple(names), tuple(buffers))
 
 
 def _replace(module: torch.nn.Module, slot: str, old: torch.Tensor, new: torch.Tensor) -> None:

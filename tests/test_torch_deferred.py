@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from varinit.adapters import _torch_deferred as td  # noqa: E402
-from varinit.adapters._torch_deferred import is_unwritten, prepare, skip_init  # noqa: E402
+from varinit.adapters._torch_deferred import is_unwritten, mark_written, prepare, skip_init  # noqa: E402
 
 import varinit  # noqa: E402
 
@@ -284,3 +284,16 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(td, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 15 and result.failed == 0
+
+
+def test_materialised_stays_missing_until_written() -> None:
+    with skip_init():
+        m = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4))
+    prepare(m, device="cpu", only_missing=True)  # as a failed init_module would leave it
+    again = prepare(m, only_missing=True)  # the retry: nothing on meta any more
+    assert again.materialized == ()
+    assert [n for n, p in m.named_parameters() if again(n, p)] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    with torch.no_grad():
+        m[0].weight.zero_()
+    mark_written(m[1].weight)  # a write torch did not see (the compiled kernel's)
+    assert [n for n, p in m.named_parameters() if again(n, p)] == ["0.bias", "1.bias"]
