@@ -69,8 +69,8 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
             siblings = _children_of_kind(parent, ("dense", "conv"))
             # a branch whose output projection has a known name: that one, not its last layer
             # (torchtitan's FeedForward defines w1, w2, w3, and w2 is the output)
-            named = [c for c in siblings if c in RESIDUAL_OUT_NAMES]
-            last = not named and siblings[-1:] == [child]
+            outs = [c for c in siblings if c in RESIDUAL_OUT_NAMES]
+            last = not outs and siblings[-1:] == [child]
             named_out = child in RESIDUAL_OUT_NAMES and layer is not None
             res_out = (branch and last and layer is not None) or named_out
         if parent is not None and kind == "norm":
@@ -171,9 +171,9 @@ def init_module(
             ) from e
         plan.append((tensor, req, a.spec, stream))
         fi, fo = fans_of(p)
-        report.rows.append(
-            Row(p.name, p.shape, a.rule, a.scheme, fi, fo, std, math.nan, stream if portable else None)
-        )
+        sid = stream if portable else None
+        row = Row(p.name, p.shape, a.rule, a.scheme, fi, fo, std, math.nan, sid, a.why, a.lr_mult, a.out_mult)
+        report.rows.append(row)
     report.untouched.extend(skipped)
     with torch.no_grad():
         execute_many((req, tensor) for tensor, req, _, _ in plan if req is not None)
