@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import varinit
@@ -351,3 +352,80 @@ def test_completion_script_and_answers(tmp_path: Path) -> None:
         }
         assert _run(env=env).returncode == 0
         assert expected in answers.read_text().split(), line
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _figure(activation: str, schemes: list[str], depth: int = 7) -> object:
+    pytest.importorskip("matplotlib")
+    from varinit.cli.plots import figure
+
+    specs = [(s, {}) for s in schemes]
+    results = [varinit.propagate(s, activation, depth=depth, width=256, batch=64) for s in schemes]
+    return figure(results, specs)
+
+
+def test_plot_layer_ticks_are_integers_and_normalisations_are_labelled() -> None:
+    import matplotlib.pyplot as plt
+
+    fig = _figure("tanh", ["glorot_normal", "he_normal"])
+    try:
+        forward, backward = fig.axes  # type: ignore[attr-defined]
+        for ax in (forward, backward):
+            ticks = [t for t in ax.get_xticks() if 1 <= t <= 7]
+            assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        assert "N(0, 1)" in forward.get_ylabel()
+        assert "normalised to 1 at the output" in backward.get_ylabel()
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]
+
+
+def test_plot_has_an_expected_line_per_scheme_that_matches_the_run() -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig = _figure("tanh", ["glorot_normal", "he_normal"])
+    try:
+        forward = fig.axes[0]  # type: ignore[attr-defined]
+        lines = {line.get_label(): line for line in forward.get_lines()}
+        for s in ("glorot_normal", "he_normal"):
+            measured = np.asarray(lines[s].get_ydata(), dtype=float)
+            expected = np.asarray(lines[f"{s}, expected"].get_ydata(), dtype=float)
+            # width 256: the mean-field line sits within a few percent of the measured std
+            assert np.all(np.abs(measured / expected - 1) < 0.05), (s, measured, expected)
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]
+
+
+def test_expected_line_for_relu_with_he_is_flat_at_the_half_normal_std() -> None:
+    from varinit.cli.plots import expected
+
+    act, grad = expected("he_normal", {}, "relu", depth=4, width=128)
+    # z ~ N(0, 2): relu(z) has E[h] = 1/sqrt(pi), E[h^2] = 1, so std = sqrt(1 - 1/pi)
+    assert act == pytest.approx([(1 - 1 / np.pi) ** 0.5] * 4, rel=1e-6)
+    assert grad == pytest.approx([1.0] * 4, abs=2e-3)
+
+
+def test_plot_lines_stay_apart_in_greyscale_print() -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    fig = _figure("relu", ["he_normal", "glorot_normal", "lecun_normal", "orthogonal"])
+    try:
+        measured = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().endswith("expected")]  # type: ignore[attr-defined]
+        assert len(measured) == 4
+        styles = {(ln.get_linestyle(), ln.get_marker()) for ln in measured}
+        assert len(styles) == 4  # each line has its own dash pattern and marker
+        grey = [0.299 * r + 0.587 * g + 0.114 * b for r, g, b in (to_rgb(ln.get_color()) for ln in measured)]
+        assert min(abs(a - b) for i, a in enumerate(grey) for b in grey[i + 1 :]) > 0.05, grey
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]
+
+
+def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "p.png"
+    assert main(["propagate", "--depth", "4", "--width", "16", "--batch", "8", "--plot", str(target)]) == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {target}" in capsys.readouterr().out
