@@ -287,3 +287,14 @@ def test_report_multipliers_and_explanations() -> None:
     assert lines[0].split()[-2:] == ["lr_mult", "out_mult"] and lines[2].split()[-2:] == ["-", "0.25"]
     assert "out.weight: readout" in lines
     assert json.loads(r.to_json())["rows"][1]["out_mult"] == 0.25
+
+
+def test_rules_carry_report_data_beside_the_scheme() -> None:
+    def readout(p: Param) -> tuple[str, dict[str, object]]:
+        return ("zeros", {"why": "μP readout", "out_mult": 0.5, "lr_mult": 2.0})
+
+    got = resolve(_mlp(), {"h.1.fc.weight": readout, "*": None})
+    a = got[4]
+    assert a is not None and (a.scheme, a.why, a.lr_mult, a.out_mult) == ("zeros", "μP readout", 2.0, 0.5)
+    b = resolve(_mlp(), {"dense": ("normal", {"std": 0.1, "lr_mult": "= 1 / fan_in"}), "*": None})[1]
+    assert b is not None and b.lr_mult == 1 / 16 and b.spec.std((32, 16)) == 0.1

@@ -160,11 +160,19 @@ class Rule:
 
 @dataclass(frozen=True)
 class Assignment:
-    """What one parameter gets: the rule's label, the scheme name and the validated Spec."""
+    """What one parameter gets: the rule's label, the scheme name and the validated Spec.
+
+    ``why``, ``lr_mult``, ``out_mult``: report data a rule may give alongside its scheme
+    (overrides under these names are not passed to the scheme): an automatic rule's reason,
+    and the learning-rate and output multipliers a parametrization such as μP prescribes.
+    """
 
     rule: str
     scheme: str
     spec: Spec
+    why: str = ""
+    lr_mult: float | None = None
+    out_mult: float | None = None
 
 
 @dataclass(frozen=True)
@@ -301,7 +309,7 @@ def parse_rules(rules: Any, *, base: type | None = None) -> list[Rule]:
             target, label = _target(raw_t, base)
             sch, kw = _scheme(label, raw_s)
             if isinstance(sch, str | Scheme):
-                static = {k: v for k, v in kw.items() if not _is_expr(v)}
+                static = {k: v for k, v in kw.items() if not _is_expr(v) and k not in _REPORT_KEYS}
                 try:
                     Spec.of(sch, **static)  # the scheme and its plain overrides, now
                 except (ValueError, TypeError) as e:
@@ -460,16 +468,26 @@ def _assign(p: Param, r: Rule) -> Assignment | None:
             "numel": math.prod(p.shape),
         }
         kw = {k: evaluate(v, env) if _is_expr(v) else v for k, v in kw.items()}
+        why = str(kw.pop("why", ""))
+        lr, out = kw.pop("lr_mult", None), kw.pop("out_mult", None)
         fan_kw = {} if _FAN_KEYS & kw.keys() else dict(p.fans)
         spec = Spec.of(sch, layout=p.layout, **(fan_kw | kw))
         spec.plan(p.shape)  # the scheme at this shape: fans, ranks, bounds
-        return Assignment(r.label, sch if isinstance(sch, str) else sch.name, spec)
+        return Assignment(
+            r.label,
+            sch if isinstance(sch, str) else sch.name,
+            spec,
+            why,
+            None if lr is None else float(lr),
+            None if out is None else float(out),
+        )
     except (ValueError, TypeError) as e:
         name = sch if isinstance(sch, str) else getattr(sch, "name", sch)
         raise RuleError(f"parameter {p.name!r} (shape {p.shape}), rule {r.label} -> {name!r}: {e}") from e
 
 
 _FAN_KEYS = frozenset({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"})
+_REPORT_KEYS = frozenset({"why", "lr_mult", "out_mult"})
 
 
 def fans_of(p: Param) -> tuple[float | None, float | None]:
