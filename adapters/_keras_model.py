@@ -337,10 +337,12 @@ def init_model(
     >>> r["conv.kernel"].fan_in, r["conv.kernel"].rule
     (27.0, 'Conv2D')
     """
+    from . import keras as vk
+
     pairs = list(params_of(model))
     assigned = resolve([p for p, _ in pairs], rules, strict=strict, base=keras.layers.Layer)
     key = _seed_of(seed)
-    be = _draw_backend()
+    host = _draw_backend()
     report = Report()
     templates: dict[Any, tuple[Request, float]] = {}
     plan: list[tuple[Any, Request | None, tuple[int, ...]]] = []
@@ -356,8 +358,9 @@ def init_model(
                     f"the variable has dtype {dtype}: init_model fills floating variables (float16, "
                     "bfloat16, float32, float64); leave it out with a rule -> None"
                 )
-            req, std = None, _std_or_nan(a.spec, p.shape)
+            req, std = None, math.nan
             if math.prod(p.shape):
+                be = vk._backend() if dtype == "bfloat16" and host.name == "numpy" else host
                 dev = _device(be, v)
                 tkey = (id(a.spec), p.shape, dtype, dev)
                 hit = templates.get(tkey)
@@ -365,9 +368,10 @@ def init_model(
                     req = a.spec.request(
                         p.shape, backend=be, seed=key, stream=stream, dtype=dtype, device=dev
                     )
+                    std = _std_or_nan(a.spec, p.shape)
                     templates[tkey] = (req, std)
                 else:
-                    req = hit[0]
+                    req, std = hit
                     src = req.source
                     if isinstance(src, Portable) and getattr(req.plan, "random", True):
                         req = req.with_(source=Portable(key, stream))
@@ -379,7 +383,7 @@ def init_model(
         fi, fo = fans_of(p)
         extra = {k: getattr(a, k) for k in ("why", "lr_mult", "out_mult") if hasattr(a, k)}
         report.rows.append(Row(p.name, p.shape, a.rule, a.scheme, fi, fo, std, math.nan, stream, **extra))
-    values = _draw_all([(req, shape) for _, req, shape in plan], be)
+    values = _draw_all([(req, shape) for _, req, shape in plan])
     for (v, req, _), x in zip(plan, values, strict=True):
         if req is not None:
             v.assign(x)
@@ -389,17 +393,17 @@ def init_model(
     return report
 
 
-def _draw_all(jobs: list[tuple[Request | None, tuple[int, ...]]], be: Any) -> list[Any]:
-    """Every request's values, as new arrays of the backend: into host buffers the compiled
-    kernel writes in one batch where the backend has them (TensorFlow and torch on the CPU),
-    one by one otherwise (JAX, accelerators, half precisions)."""
+def _draw_all(jobs: list[tuple[Request | None, tuple[int, ...]]]) -> list[Any]:
+    """Every request's values, as new arrays of its backend: into host buffers the compiled
+    kernel fills in one batch where the backend has them (NumPy, torch on the CPU), one by
+    one otherwise (accelerators, half precisions)."""
     out: list[Any] = [None] * len(jobs)
     batch: list[tuple[Request, Any]] = []
     rest: list[int] = []
     for i, (req, shape) in enumerate(jobs):
         if req is None:
             continue
-        buf = None
+        buf, be = None, req.backend
         if req.dtype is req.out_dtype or str(req.dtype) == str(req.out_dtype):
             buf = be.empty(req.size, req.dtype, req.device)
         if buf is not None and be.host_view(buf) is not None:

@@ -311,6 +311,27 @@ def test_int_seed_is_varinit_init_on_the_named_stream() -> None:
         assert np.array_equal(_np(v), ref), name
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_variable_dtypes(dtype: str) -> None:
+    model = keras.Sequential([keras.Input((256,)), L.Dense(256, name="fc", dtype=dtype)])
+    r = init_model(model, {"weight": "he_normal", "bias": "zeros"}, seed=5)
+    w = model.layers[0].kernel
+    assert keras.backend.standardize_dtype(w.dtype) == dtype
+    got = _np(w).astype(np.float64)
+    if dtype != "bfloat16":  # NumPy has no bfloat16: compared by its std below
+        ref = varinit.init(
+            "he_normal",
+            (256, 256),
+            seed=5,
+            stream=varinit.stream_id("fc.kernel"),
+            layout="in_out",
+            dtype=dtype,
+        )
+        assert np.array_equal(got, ref.astype(np.float64))
+    _assert_std(got, math.sqrt(2 / 256), "normal", dtype)
+    assert r["fc.kernel"].measured == pytest.approx(float(np.std(got, ddof=1)), rel=1e-6)
+
+
 def test_values_depend_on_the_name_not_the_construction_order() -> None:
     def build(order: list[str], extra: bool) -> Any:
         made = {n: L.Dense(8, name=n) for n in order}  # created in this order
