@@ -1,10 +1,11 @@
 """Whole-model init: ``init_module(model, preset, seed=0, measure=False)`` vs torch's own init.
 
 For each model, torch's own init of the same model is re-run in place (every module's
-``reset_parameters()``, ``MultiheadAttention._reset_parameters()``; for GPT-2, transformers'
-``_init_weights`` on every module), then varinit's int-seed init (one portable stream per
-parameter, keyed by its name) with the preset that reproduces that init. Both are timed in
-the same run, best of N, and the ratio printed; nothing is asserted. Target: at most 1.5x.
+``reset_parameters()`` and ``MultiheadAttention._reset_parameters()``; torchvision's ResNet
+init; for GPT-2, transformers' ``_init_weights`` on every module), then varinit's int-seed
+init (one portable stream per parameter, keyed by its name) with the preset that reproduces
+that init. Both are timed in the same run, alternating, best of N, and the ratio printed;
+nothing is asserted. Target: at most 1.5x.
 
     python benchmarks/bench_models.py [--repeat 5] [--profile]
 
@@ -84,6 +85,22 @@ def encoder() -> nn.Module:
     return nn.TransformerEncoder(layer, num_layers=12, enable_nested_tensor=False)
 
 
+def torchvision_init(model: nn.Module) -> None:
+    """torchvision's ResNet init with ``zero_init_residual=True``: He-normal fan-out convs,
+    unit BN, each block's last BN zero; the classifier keeps torch's Linear default."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            m.reset_parameters()
+    for m in model.modules():
+        if isinstance(m, BasicBlock):
+            nn.init.zeros_(m.bn2.weight)
+
+
 def torch_reset(model: nn.Module) -> None:
     """torch's own init, again: what each module ran when it was constructed."""
     for m in model.modules():
@@ -112,15 +129,18 @@ def gpt2_small() -> tuple[nn.Module, Callable[[], None]] | None:
 # --------------------------------------------------------------------------- timing
 
 
-def best(f: Callable[[], object], repeat: int) -> float:
-    """The fastest of ``repeat`` runs, after one warm-up run."""
-    f()
-    times = []
+def best_pair(a: Callable[[], object], b: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """The fastest of ``repeat`` runs of each, after a warm-up; the two alternate, so a slow
+    spell of a shared machine slows both."""
+    a()
+    b()
+    ta, tb = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for f, times in ((a, ta), (b, tb)):
+            t = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t)
+    return min(ta), min(tb)
 
 
 def profile(model: nn.Module, preset: str) -> None:
@@ -152,7 +172,7 @@ def main() -> None:
     cases: list[tuple[str, nn.Module, Callable[[], None], str, str]] = []
     net = resnet18()
     cases.append(("ResNet-18", net, lambda n=net: torch_reset(n), "reset_parameters", "torch"))
-    cases.append(("ResNet-18", net, lambda n=net: torch_reset(n), "reset_parameters", "resnet"))
+    cases.append(("ResNet-18", net, lambda n=net: torchvision_init(n), "torchvision init", "resnet"))
     enc = encoder()
     cases.append(
         ("TransformerEncoder 12x768", enc, lambda e=enc: torch_reset(e), "reset_parameters", "torch")
@@ -166,8 +186,8 @@ def main() -> None:
     )
     for name, model, theirs, how, preset in cases:
         n = sum(p.numel() for p in model.parameters())
-        t_ref = best(theirs, args.repeat)
-        t_ours = best(lambda m=model, p=preset: init_module(m, p, seed=0, measure=False), args.repeat)
+        ours = lambda m=model, p=preset: init_module(m, p, seed=0, measure=False)  # noqa: E731
+        t_ref, t_ours = best_pair(theirs, ours, args.repeat)
         print(
             f"  {name:<28}{n / 1e6:7.1f}M{how:>18}{t_ref * 1e3:8.0f}{preset:>9}"
             f"{t_ours * 1e3:12.0f}{t_ours / t_ref:7.2f}x"
