@@ -131,6 +131,16 @@ class ResBlock(L.Layer):  # type: ignore[misc]
         return x + self.bn2(self.conv2(self.bn1(self.conv1(x))))
 
 
+class Stage(L.Layer):  # type: ignore[misc]
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.c_fc = L.Dense(8, name="c_fc")
+        self.c_proj = L.Dense(4, name="c_proj")
+
+    def call(self, x: Any) -> Any:
+        return x + self.c_proj(self.c_fc(x))
+
+
 def mixed() -> Any:
     """Functional: Embedding, Dense, Conv2D, LayerNorm, BatchNorm, MultiHeadAttention (sizes
     large enough for the std checks)."""
@@ -216,6 +226,10 @@ def test_residual_roles_are_structural_in_numbered_blocks() -> None:
     assert (ps["h_2.mlp.fc2.kernel"].layer, ps["h_2.mlp.fc2.kernel"].depth) == (2, 3)
     assert (ps["wte.embeddings"].layer, ps["wte.embeddings"].depth) == (None, None)
     assert "embedding" in ps["wte.embeddings"].roles
+    # by name, in a layer that is no attention or MLP branch: GPT-2's c_proj
+    stack = keras.Sequential([keras.Input((4,)), Stage(name="blk_0"), Stage(name="blk_1")], name="stack")
+    got = {p.name: "residual_out" in p.roles for p, _ in km.params_of(stack) if p.local == "kernel"}
+    assert got == {f"blk_{i}.{n}.kernel": n == "c_proj" for i in range(2) for n in ("c_fc", "c_proj")}
     # Keras' automatic names (dense, dense_1, ...) are not numbered blocks
     seq = keras.Sequential([keras.Input((3,)), L.Dense(3), L.Dense(3), L.Dense(3)])
     assert all(p.layer is None and p.depth is None for p, _ in km.params_of(seq))
