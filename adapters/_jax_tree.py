@@ -30,7 +30,7 @@ from varinit.core.api import stream_id
 from varinit.core.executor import execute
 from varinit.core.fans import fans
 from varinit.core.plans import Elementwise
-from varinit.core.request import Request, Spec
+from varinit.core.request import Portable, Request, Spec
 from varinit.models.report import Report, Row
 from varinit.models.rules import (
     RESIDUAL_OUT_NAMES,
@@ -42,6 +42,7 @@ from varinit.models.rules import (
     roles_of,
     structure,
 )
+from varinit.rng.philox import split_key, uniform_from_words
 
 __all__ = ["Leaf", "describe", "draw_params", "init_tree", "layer_kind", "params_of_tree"]
 
@@ -144,7 +145,10 @@ def _fans(owner: Any, shape: tuple[int, ...], layout: str, bias: bool) -> dict[s
         return {"fan_in": math.prod(fin), "fan_out": math.prod(fout)}
     groups = _groups(owner)
     if not bias:
-        return {"groups": groups} if groups > 1 and len(shape) >= 3 else {}
+        if groups > 1 and len(shape) >= 3:
+            fi, fo = fans(shape, layout, groups=groups)
+            return {"fan_in": fi, "fan_out": fo, "groups": groups}
+        return {}
     w = _sibling_weight(owner)
     if w is None:
         return {}
@@ -287,6 +291,44 @@ def _draw_one(spec: Spec, req: Request, shape: tuple[int, ...], value: Any, seed
     return jax.make_array_from_single_device_arrays(shape, sharding, blocks)
 
 
+def _traced(req: Request) -> Any:
+    """``execute(req)`` inside a transformation, for a whole-tensor portable elementwise draw
+    written over the tensor's own axes: element ``(i_0, ..., i_n)`` reads word
+    ``sum(i_k * stride_k)`` of the stream. With no reshape between the words and the tensor,
+    XLA's partitioner gives every device only its own block, whichever axes are sharded
+    (the flat kernel of ``execute`` only partitions the leading axis). Same bits as ``execute``."""
+    src, plan, shape = req.source, req.plan, req.shape
+    if (
+        not isinstance(src, Portable)
+        or not isinstance(plan, Elementwise)
+        or not plan.random
+        or req.dtype != np.float32
+        or not math.prod(shape)
+    ):
+        return execute(req)
+    k0, k1 = vj._seed_words(src.seed)
+    s0, s1 = split_key(src.stream, "stream")
+    strides = [math.prod(shape[k + 1 :]) for k in range(len(shape))]
+    iotas = [jax.lax.broadcasted_iota(jnp.uint32, shape, k) for k in range(len(shape))]
+    b0: Any
+    b1: Any
+    if math.prod(shape) <= 1 << 32:  # word indices fit 32 bits: the stream's high block word is 0
+        lo = sum((i * np.uint32(st) for i, st in zip(iotas, strides, strict=True) if st), jnp.uint32(0))
+        b0, b1 = lo >> 2, np.uint32(0)
+    else:
+        hi = jnp.zeros(shape, jnp.uint32)
+        lo = jnp.zeros(shape, jnp.uint32)
+        for i, st in zip(iotas, strides, strict=True):
+            h, low = vj._mulhilo(st & _MASK32, i)
+            hi, lo = vj._add64((hi, lo), (h + i * np.uint32(st >> 32), low))
+        b0, b1 = (lo >> 2) | (hi << 30), hi >> 2
+    x0, x1, x2, x3 = vj.philox((b0, b1, np.uint32(s0), np.uint32(s1)), (k0, k1))
+    lane = lo & np.uint32(3)
+    w = jnp.where(lane < 2, jnp.where(lane == 0, x0, x1), jnp.where(lane == 2, x2, x3))
+    u = uniform_from_words(jnp, w, req.dtype)
+    return plan.transform(jnp, u, fence=vj.JaxBackend.fence).astype(req.out_dtype)
+
+
 def draw_params(
     leaves: Sequence[Leaf], rules: Any, *, seed: Any, strict: bool, measure: bool, base: type | None = None
 ) -> tuple[list[Any], Report]:
@@ -332,7 +374,7 @@ def draw_params(
         if job is None:
             new.append(lf.value)
         elif traced:
-            new.append(execute(job[1]))
+            new.append(_traced(job[1]))
         else:
             new.append(_draw_one(*job))
     if measure:
@@ -412,4 +454,5 @@ def init_tree(
     return (out, rep) if report else out
 
 
-from .jax import BACKEND  # noqa: E402  (jax.py re-exports init_tree from this module)
+from . import jax as vj  # noqa: E402  (jax.py re-exports init_tree from this module)
+from .jax import BACKEND  # noqa: E402
