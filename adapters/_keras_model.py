@@ -328,7 +328,7 @@ def init_model(
     and JAX's through NumPy's: the same stream) into new arrays, then ``variable.assign``-ed
     (so for a moment the model's parameters exist twice).
     ``strict``: a rule of yours that matches nothing is an error. ``measure``: fill the
-    report's measured std (read back from each variable).
+    report's measured std (of the values drawn, which the variables now hold).
 
     >>> import keras
     >>> from varinit.adapters.keras import init_model
@@ -388,8 +388,8 @@ def init_model(
         if req is not None:
             v.assign(x)
     if measure:
-        for i, (row, (v, _, _)) in enumerate(zip(report.rows, plan, strict=True)):
-            report.rows[i] = _measured(row, v)
+        for i, (row, (v, _, _), x) in enumerate(zip(report.rows, plan, values, strict=True)):
+            report.rows[i] = _measured(row, x if isinstance(x, np.ndarray) else v)
     return report
 
 
@@ -419,8 +419,12 @@ def _draw_all(jobs: list[tuple[Request | None, tuple[int, ...]]]) -> list[Any]:
     return out
 
 
-def _measured(row: Row, v: Any) -> Row:
+def _measured(row: Row, x: Any) -> Row:
+    """The sample std of the values assigned (``x``: the host array drawn, which the variable
+    now holds, or the variable): in float64 up to 2**22 values, in their dtype above."""
     if math.prod(row.shape) < 2:
         return row
-    x = np.asarray(keras.ops.convert_to_numpy(v.value))
-    return replace(row, measured=float(np.std(x, dtype=np.float64, ddof=1)))
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(keras.ops.convert_to_numpy(x.value))
+    wide = x.size <= 1 << 22 or x.dtype not in (np.float32, np.float64)
+    return replace(row, measured=float(np.std(x, dtype=np.float64 if wide else None, ddof=1)))

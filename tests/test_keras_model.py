@@ -603,7 +603,7 @@ def test_every_keras_backend_draws_the_same_numbers(tmp_path: Path) -> None:
         env["CUDA_VISIBLE_DEVICES"] = ""
         out = tmp_path / f"{backend}.npz"
         run = subprocess.run(
-            [sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, str(script), str(out)], env=env, capture_output=True, text=True, timeout=120
         )
         assert run.returncode == 0, run.stderr[-2000:]
         got[backend] = dict(np.load(out))
