@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import torch
 
@@ -24,6 +24,8 @@ from varinit.models.report import Report, Row
 from varinit.models.rules import RESIDUAL_OUT_NAMES, Param, fans_of, kind_of, resolve, roles_of, structure
 
 __all__ = ["init_module", "params_of"]
+
+_T = TypeVar("_T")
 
 _BRANCH = re.compile(r"attention|attn|mlp|feedforward|feed_forward|ffn", re.IGNORECASE)
 _BLOCK = re.compile(r"block|bottleneck|residual", re.IGNORECASE)
@@ -126,7 +128,8 @@ def init_module(
     (see ``skip_init``); ``only_missing``: initialize only parameters that are still on
     meta or were created under ``skip_init`` and never written (a loaded checkpoint
     counts as written). ``strict``: a rule of yours that matches nothing is an error.
-    ``measure``: fill the report's measured std (one pass over each parameter).
+    ``measure``: fill the report's measured std (from at most ``MEASURE_MOST`` evenly
+    spaced elements of each parameter).
 
     >>> import torch
     >>> from varinit.adapters.torch import init_module
@@ -136,16 +139,21 @@ def init_module(
     ['0.weight', '0.bias', '1.weight', '1.bias']
     """
     from . import torch as vt
+    from ._torch_deferred import _on_meta, is_unwritten, prepare
 
-    should = None
-    if device is not None or only_missing:
-        from ._torch_deferred import prepare
-
-        should = prepare(module, device=device, only_missing=only_missing)
     pairs = list(params_of(module))
-    chosen = [(p, t) for p, t in pairs if should is None or should(p.name, t)]
-    skipped = [p.name for p, t in pairs if should is not None and not should(p.name, t)]
+    # what prepare will answer for only_missing: on meta, or made by skip_init and unwritten
+    chosen = [(p, t) for p, t in pairs if not only_missing or _on_meta(t) or is_unwritten(t)]
+    skipped = [p.name for p, t in pairs if only_missing and not (_on_meta(t) or is_unwritten(t))]
+    # every rule at every parameter first (meta shapes suffice): on error nothing has changed
     assigned = resolve([p for p, _ in chosen], rules, strict=strict, base=torch.nn.Module)
+    for (p, tensor), a in zip(chosen, assigned, strict=True):
+        if a is not None and not _on_meta(tensor):
+            _named(p, a, vt._check_tensor, tensor)
+    if device is not None or any(_on_meta(t) for _, t in pairs):
+        prepare(module, device=device, only_missing=only_missing)  # meta without device: raises
+        live = dict(module.named_parameters())
+        chosen = [(p, live[p.name]) for p, _ in chosen]
     gen = seed if isinstance(seed, torch.Generator) else None
     portable = seed is not None and gen is None
     report = Report()
@@ -156,19 +164,13 @@ def init_module(
             report.untouched.append(p.name)
             continue
         stream = stream_id(p.name) if portable else 0
-        try:
-            vt._check_tensor(tensor)
-            req, std = None, math.nan
-            if math.prod(p.shape) and not vt._is_dtensor(tensor):
-                req, std = vt._module_request(
-                    templates, (id(a.spec), p.shape), a.spec, tensor, seed, gen, stream
-                )
-            else:
-                std = vt._std_or_nan(a.spec, p.shape)
-        except (ValueError, TypeError) as e:  # nothing was drawn yet: name the parameter
-            raise type(e)(
-                f"parameter {p.name!r} (shape {p.shape}), rule {a.rule} -> {a.scheme!r}: {e}"
-            ) from e
+        req, std = None, math.nan
+        if math.prod(p.shape) and not vt._is_dtensor(tensor):
+            req, std = _named(
+                p, a, vt._module_request, templates, (id(a.spec), p.shape), a.spec, tensor, seed, gen, stream
+            )
+        else:
+            std = vt._std_or_nan(a.spec, p.shape)
         plan.append((tensor, req, a.spec, stream))
         fi, fo = fans_of(p)
         sid = stream if portable else None
@@ -186,6 +188,18 @@ def init_module(
     return report
 
 
+def _named(p: Param, a: Any, fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)``, its ValueError/TypeError naming the parameter and its rule."""
+    try:
+        return fn(*args)
+    except (ValueError, TypeError) as e:  # nothing was drawn yet
+        raise type(e)(f"parameter {p.name!r} (shape {p.shape}), rule {a.rule} -> {a.scheme!r}: {e}") from e
+
+
+#: the report's measured std reads at most this many evenly spaced elements of a parameter
+MEASURE_MOST = 1 << 20
+
+
 def _measured(row: Row, tensor: torch.Tensor) -> Row:
     from dataclasses import replace
 
@@ -194,6 +208,7 @@ def _measured(row: Row, tensor: torch.Tensor) -> Row:
     if vt._is_dtensor(tensor) or tensor.numel() < 2 or tensor.is_complex() or not tensor.is_floating_point():
         return row
     with torch.no_grad():
-        t = tensor.detach()
-        m = float(t.to(torch.float64).std() if t.numel() <= 1 << 22 else t.float().std())
+        flat = tensor.detach().reshape(-1)
+        step = -(-flat.numel() // MEASURE_MOST)
+        m = float(flat[::step].to(torch.float64).std())
     return replace(row, measured=m)

@@ -261,6 +261,9 @@ class TorchBackend(Backend):
         ok = isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.is_contiguous()
         if not ok or x.dtype not in (torch.float32, torch.float64) or _is_dtensor(x):
             return None
+        # the kernel writes behind torch's back: count it as an in-place write (autograd's
+        # saved-tensor check, and skip_init's "never written" both read the version counter)
+        torch.autograd.graph.increment_version(x)
         return x.detach().numpy().reshape(-1)
 
     def fill(self, request: Request, out: Any) -> bool:
@@ -388,14 +391,6 @@ def _dtensor_class() -> type | None:
     return DTensor
 
 
-def _dtensor_index(t: Any) -> tuple[Any, tuple[slice, ...]]:
-    """(local tensor, its block of the global tensor) for a Shard/_StridedShard/Replicate
-    DTensor (a strided shard of several separate pieces raises, naming the way to fill it)."""
-    from ._torch_deferred import dtensor_block
-
-    return dtensor_block(t)
-
-
 def init_(
     tensor: torch.Tensor,
     scheme: str | Scheme,
@@ -442,18 +437,26 @@ def _fill_eager(tensor: torch.Tensor, spec: Spec, seed: Any, generator: Any, str
                     "a DTensor is filled from the portable stream so every rank draws its own "
                     "slice of the same global tensor: pass seed=<int> (not a generator or None)"
                 )
-            local, index = _dtensor_index(tensor)
-            req = spec.request(
-                shape,
-                backend=BACKEND,
-                seed=seed,
-                stream=stream,
-                dtype=tensor.dtype,
-                device=local.device,
-                index=index,
-            )
-            if local.numel():
-                execute(req, out=local)
+            from ._torch_deferred import dtensor_pieces
+
+            local, pieces = dtensor_pieces(tensor)  # a _StridedShard shard may be several
+            for here, there in pieces:
+                req = spec.request(
+                    shape,
+                    backend=BACKEND,
+                    seed=seed,
+                    stream=stream,
+                    dtype=tensor.dtype,
+                    device=local.device,
+                    index=there,
+                )
+                part = local[here]
+                if part.numel() == 0:
+                    continue
+                if part.is_contiguous():
+                    execute(req, out=part)
+                else:
+                    part.copy_(execute(req))
             return
         seed = _seed_arg(seed, generator, tensor.device)
         req = spec.request(

@@ -297,3 +297,29 @@ def test_materialised_stays_missing_until_written() -> None:
         m[0].weight.zero_()
     mark_written(m[1].weight)  # a write torch did not see (the compiled kernel's)
     assert [n for n, p in m.named_parameters() if again(n, p)] == ["0.bias", "1.bias"]
+
+
+def test_init_module_bad_rule_leaves_a_deferred_model_untouched() -> None:
+    from varinit.adapters.torch import init_module
+
+    with skip_init():
+        net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.LayerNorm(8))
+    with pytest.raises(ValueError, match=r"parameter '1\.weight' \(shape \(8,\)\), rule '\*' -> 'he_normal'"):
+        init_module(net, {"*": "he_normal"}, seed=0, device="cpu")
+    assert all(p.is_meta for p in net.parameters())  # nothing was materialised either
+    with pytest.raises(ValueError, match=r"parameter '0\.weight'.*meta device.*device='cpu'"):
+        init_module(net, "torch", seed=0)  # meta and no device: the deferred flow's message
+
+
+def test_what_init_module_filled_counts_as_written() -> None:
+    from varinit.adapters.torch import init_, init_module
+
+    with skip_init("cpu"):
+        net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
+    assert all(is_unwritten(p) for p in net.parameters())
+    init_module(net, {"0.weight": "he_normal"}, seed=0)  # the compiled kernel's write is seen
+    assert not is_unwritten(net[0].weight) and is_unwritten(net[0].bias)
+    init_(net[1].weight, "glorot_uniform", seed=0)
+    r = init_module(net, "torch", seed=0, only_missing=True)
+    assert [row.name for row in r.rows] == ["0.bias", "1.bias"]
+    assert r.untouched == ["0.weight", "1.weight"]
