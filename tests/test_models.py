@@ -298,3 +298,9 @@ def test_rules_carry_report_data_beside_the_scheme() -> None:
     assert a is not None and (a.scheme, a.why, a.lr_mult, a.out_mult) == ("zeros", "μP readout", 2.0, 0.5)
     b = resolve(_mlp(), {"dense": ("normal", {"std": 0.1, "lr_mult": "= 1 / fan_in"}), "*": None})[1]
     assert b is not None and b.lr_mult == 1 / 16 and b.spec.std((32, 16)) == 0.1
+
+
+def test_recurrent_biases_are_biases() -> None:
+    # torch's nn.LSTM names them bias_ih_l0 / bias_hh_l0_reverse
+    assert roles_of("bias_ih_l0", 1, None) == {"bias"} and roles_of("bias_hh_l1_reverse", 1, None) == {"bias"}
+    assert roles_of("weight_ih_l0", 2, None) == {"weight"}

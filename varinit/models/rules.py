@@ -530,7 +530,7 @@ def roles_of(
     >>> sorted(roles_of("weight", 1, "norm"))
     ['norm_scale', 'weight']
     """
-    is_bias = local in _BIAS_LOCAL or local.endswith("_bias")
+    is_bias = local in _BIAS_LOCAL or local.endswith("_bias") or local.startswith("bias_")  # bias_ih_l0
     roles = {"bias"} if is_bias else {"weight"}
     if kind == "norm":
         roles.add("norm_bias" if is_bias else "norm_scale")
