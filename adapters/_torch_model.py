@@ -138,9 +138,15 @@ def init_module(
     >>> [row.name for row in r.rows]
     ['0.weight', '0.bias', '1.weight', '1.bias']
     """
+    from varinit.models.auto import expand, wants_auto
+
     from . import torch as vt
     from ._torch_deferred import _on_meta, is_unwritten, prepare
 
+    if wants_auto(rules):  # "auto": one exact-name rule per parameter, from the traced graph
+        from ._torch_auto import auto_rules
+
+        rules = expand(rules, auto_rules(module))
     pairs = list(params_of(module))
     # what prepare will answer for only_missing: on meta, or made by skip_init and unwritten
     chosen = [(p, t) for p, t in pairs if not only_missing or _on_meta(t) or is_unwritten(t)]

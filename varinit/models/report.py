@@ -52,6 +52,7 @@ class Report:
 
     rows: list[Row] = field(default_factory=list)
     untouched: list[str] = field(default_factory=list)
+    health: Any = field(default=None, repr=False, compare=False)  # set by verify()
 
     # the report used to be called a summary, with rows named ``touched``
     @property
@@ -87,6 +88,21 @@ class Report:
             if m:
                 out[r.name] = m
         return out
+
+    def verify(self, model: Any, example_input: Any) -> Any:
+        """Run ``model`` once; per layer, the predicted and measured std (``varinit.models.health``)."""
+        from .health import verify
+
+        self.health = verify(self, model, example_input)
+        return self.health
+
+    def assert_healthy(self, tolerance: float = 2.0) -> None:
+        """Raise ``HealthError`` naming the layers ``verify`` found off by more than ``tolerance``x."""
+        if self.health is None:
+            raise ValueError(
+                "assert_healthy() needs a forward pass first: call report.verify(model, example_input)"
+            )
+        self.health.check(tolerance)
 
     def to_json(self, **kw: Any) -> str:
         """``to_dict()`` as JSON (keywords go to ``json.dumps``)."""

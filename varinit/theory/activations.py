@@ -55,6 +55,12 @@ def _phi_pdf(z: Array) -> Array:
     return np.exp(-0.5 * np.minimum(z * z, 1e4)) / _SQRT_2PI
 
 
+def _relu2(z: Array) -> Array:
+    r = np.maximum(z, 0)
+    with np.errstate(over="ignore"):  # inf past sqrt(float max), as z**2 is
+        return r * r
+
+
 def _mish(z: Array) -> Array:
     return z * np.tanh(_softplus(z))
 
@@ -130,6 +136,7 @@ def _entries() -> dict[str, Activation]:
             "silu", lambda z, p: z * _sigmoid(z), lambda z, p: _sigmoid(z) * (1 + z * (1 - _sigmoid(z)))
         ),
         Activation("mish", lambda z, p: _mish(z), lambda z, p: _mish_grad(z)),
+        Activation("relu2", lambda z, p: _relu2(z), lambda z, p: 2 * np.maximum(z, 0)),
         Activation("tanh", lambda z, p: np.tanh(z), lambda z, p: 1 - np.tanh(z) ** 2),
         Activation("sigmoid", lambda z, p: _sigmoid(z), lambda z, p: _sigmoid(z) * (1 - _sigmoid(z))),
         Activation("softplus", lambda z, p: _softplus(z), lambda z, p: _sigmoid(z)),
@@ -140,7 +147,13 @@ def _entries() -> dict[str, Activation]:
 
 #: The named activations, by canonical name.
 ACTIVATIONS: dict[str, Activation] = _entries()
-_ALIASES = {"identity": "linear", "swish": "silu", "logistic": "sigmoid"}
+_ALIASES = {
+    "identity": "linear",
+    "swish": "silu",
+    "logistic": "sigmoid",
+    "squared_relu": "relu2",
+    "relu_squared": "relu2",
+}
 
 
 def normalize(name: str) -> str:

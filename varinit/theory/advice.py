@@ -21,7 +21,7 @@ from typing import Any
 
 from ..core.table import Scheme, get, schemes
 
-__all__ = ["PAIRINGS", "Advice", "Pairing", "calls", "pairing", "recommend"]
+__all__ = ["PAIRINGS", "Advice", "Pairing", "calls", "pairing", "recommend", "slope"]
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,8 @@ class Advice:
     overrides: Mapping[str, float] = field(default_factory=dict)
     computed: bool = False  # True when no table row lists the activation
     rule: str = ""  # the textbook pairing this follows, with its citation ("" if none)
+    stable: bool = True  # False: no weight variance keeps the signal's scale stable with depth
+    warning: str = ""  # why, when not stable
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", MappingProxyType(dict(self.overrides)))
@@ -194,6 +196,8 @@ class Advice:
             lines.append(f"  alternatives: {', '.join(self.alternatives)}")
         if self.note:
             lines.append(f"  note: {self.note}")
+        if self.warning:
+            lines.append(f"  warning: {self.warning}")
         if self.rule:
             lines.insert(1, f"  rule: {self.rule}")
         lines.append("  copy-paste:")
@@ -245,6 +249,53 @@ def _reason(scheme: str, act: str) -> str:
     return template.format(act=act, moment=moment if not scheme.startswith("kumar_") else "", selu=selu)
 
 
+def slope(fn: Any) -> float:
+    """The slope of the second-moment map at its fixed point: ``d log E[phi(sqrt(q) z)^2] / d log q`` at 1.
+
+    With ``Var(w) = gain**2 / fan_in`` (the moment gain) the pre-activation second moment
+    follows ``q -> E[phi(sqrt(q) z)^2] / E[phi(z)^2]``, whose fixed point is ``q = 1``. It is
+    stable when this slope is at most 1 (ReLU and every unit homogeneous of degree 1: exactly
+    1); above 1 a deviation grows by about that factor per layer (ReLU^2: 2, it explodes or
+    vanishes doubly exponentially).
+
+    >>> import numpy as np
+    >>> from varinit.theory.advice import slope
+    >>> round(slope(lambda z: np.maximum(z, 0)), 6), round(slope(lambda z: np.maximum(z, 0) ** 2), 6)
+    (1.0, 2.0)
+    """
+    import math
+
+    from .gains import second_moment
+
+    h = 1e-3
+    up = second_moment(lambda z: fn(math.sqrt(1 + h) * z))
+    down = second_moment(lambda z: fn(math.sqrt(1 - h) * z))
+    return (math.log(up) - math.log(down)) / (math.log1p(h) - math.log1p(-h))
+
+
+def _instability(label: str, fn: Any) -> str:
+    """A warning when no weight variance is stable for ``fn`` ("" when one is)."""
+    try:
+        s = slope(fn)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return ""
+    if not s > 1.0 + 1e-3:  # nan (no finite moment) is reported by the gain itself
+        return ""
+    if s >= 1.5:
+        return (
+            f"no weight variance is stable for {label}: its second moment scales like q^{s:.3g} "
+            f"(not homogeneous of degree 1), so the variance that holds E[z^2] = 1 is a repelling "
+            f"fixed point and any deviation grows about {s:.3g}x per layer (the signal explodes or "
+            "vanishes with depth); put a normalization after each such layer"
+        )
+    return (
+        f"no weight variance is exactly stable for {label}: E[phi(sqrt(q) z)^2] / q grows with q, so "
+        f"the fixed point E[z^2] = 1 that the moment gain sets repels (slope {s:.3g} > 1): a deviation "
+        f"grows about {s:.3g}x per layer, slowly at first, and a smaller variance (He's) decays "
+        "with depth; in a deep plain stack residual connections or normalization keep it in check"
+    )
+
+
 def _computed(label: str, fn: Any) -> Advice:
     from .gains import gain
 
@@ -266,7 +317,8 @@ def _computed(label: str, fn: Any) -> Advice:
         note = f"Kumar's rule (linearization at 0) gives Var(w) = {k * k:.4g} / fan_in instead."
     except ValueError as e:
         note = f"Kumar's rule does not apply here ({str(e).split(':')[0]})."
-    return Advice(label, scheme, reason, (), note, over, computed=True)
+    warn = _instability(label, fn)
+    return Advice(label, scheme, reason, (), note, over, computed=True, stable=not warn, warning=warn)
 
 
 def recommend(activation: str | Callable[[Any], Any]) -> Advice:
@@ -315,7 +367,10 @@ def recommend(activation: str | Callable[[Any], Any]) -> Advice:
         label = label if label in paired.activations else key
     alternatives = tuple(n for n in ranked if n != best)
     reason = _LOGISTIC if label == "logistic" else _reason(best, key)
-    return Advice(label, best, reason, alternatives, _NOTES.get(key, ""), rule=rule)
+    warn = _instability(label, named(key)) if key in ACTIVATIONS else ""
+    return Advice(
+        label, best, reason, alternatives, _NOTES.get(key, ""), rule=rule, stable=not warn, warning=warn
+    )
 
 
 def known_activations() -> list[str]:

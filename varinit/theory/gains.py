@@ -58,11 +58,13 @@ def gain(
 
 
 def _resolve(activation: Any, param: float | None) -> Activation:
+    from .activations import Activation, from_callable
     from .activations import activation as named
-    from .activations import from_callable
 
     if isinstance(activation, str):
         return named(activation, param)
+    if isinstance(activation, Activation) and param is None:
+        return activation
     if callable(activation):
         if param is not None:
             raise ValueError("param is only for named activations; bind it into the callable instead")
@@ -134,4 +136,7 @@ def _value_and_slope_at_zero(act: Activation) -> tuple[float, float]:
             f"Kumar's rule needs an activation differentiable at 0; {act.name!r} is not "
             f"(slope {left:.6g} on the left, {right:.6g} on the right): use method='moment'"
         )
-    return g0, float(numeric_derivative(act, zero)[0])
+    slope = float(numeric_derivative(act, zero)[0])
+    # the five-point rule's error is O(h) = 1e-4 at a kink of the second derivative (ReLU^2):
+    # a slope that small is zero as far as the rule can tell
+    return g0, 0.0 if abs(slope) < 1e-3 else slope
