@@ -385,7 +385,8 @@ def draw_params(
 
 def _row(p: Param, a: Assignment, stream: int | None) -> Row:
     fi, fo = fans_of(p)
-    return Row(p.name, p.shape, a.rule, a.scheme, fi, fo, _std(a.spec, p.shape), math.nan, stream)
+    std = _std(a.spec, p.shape)
+    return Row(p.name, p.shape, a.rule, a.scheme, fi, fo, std, math.nan, stream, a.why, a.lr_mult, a.out_mult)
 
 
 def _measured(row: Row, x: Any) -> Row:

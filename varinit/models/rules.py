@@ -35,7 +35,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.request import Spec
@@ -289,7 +289,12 @@ def parse_rules(rules: Any, *, base: type | None = None) -> list[Rule]:
             if pairs:
                 layers.append((pairs, False))
                 pairs = []
-            layers.append((list(preset(it).rules), True))
+            if it == "mup":  # μP's rules are computed from shapes, not a table: varinit.models.mup
+                from .mup import mup
+
+                layers.append((list(mup().items()), True))
+            else:
+                layers.append((list(preset(it).rules), True))
         elif isinstance(it, Mapping):
             if pairs:
                 layers.append((pairs, False))
@@ -328,7 +333,7 @@ def resolve(
     Raises ``RuleError`` naming the parameter, its shape and the rule on the first bad
     pair, before anything is written; ``strict``: a rule that matches nothing is an error.
     """
-    parsed = parse_rules(rules, base=base)
+    parsed = [_bound(r, params) for r in parse_rules(rules, base=base)]
     hits = [[r.matches(p) for r in parsed] for p in params]
     sets = [frozenset(i for i, h in enumerate(hits) if h[j]) for j in range(len(parsed))]
     if strict:
@@ -349,6 +354,15 @@ def resolve(
         win = _winner(p, cands, parsed, sets)
         out.append(_assign(p, parsed[win]))
     return out
+
+
+def _bound(r: Rule, params: Sequence[Param]) -> Rule:
+    """A scheme callable with ``bind(params)`` (a rule set decided on the whole model, such as
+    ``varinit.models.mup``) sees every parameter before any is assigned."""
+    bind = getattr(r.scheme, "bind", None)
+    if callable(bind) and not isinstance(r.scheme, Scheme):
+        return replace(r, scheme=bind(params))
+    return r
 
 
 def _rank(r: Rule) -> tuple[int, int]:
