@@ -420,6 +420,7 @@ def init_tree(
 
     ``tree``: any pytree of arrays: a Flax linen params dict (or its ``jax.eval_shape``, which
     draws without running Flax's initializers), an Equinox module, nested dicts and lists.
+    Drawn leaves are ``jax.Array``; leaves no rule matches keep their values.
     Names are key paths joined by dots (``params.Dense_0.kernel``, ``layers.0.weight``).
     Layer types: a linen auto-named module gives its class (``Dense_0`` -> ``Dense``; a
     user-named one gives none: target it by name); an Equinox layer its class's MRO.
