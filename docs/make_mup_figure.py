@@ -50,14 +50,15 @@ class MLP(torch.nn.Module):
 
 
 def train(width: int, param: str, optimizer: str, steps: int) -> dict[str, float]:
-    """One width: init (``param`` "mup" or "sp"), ``steps`` steps, the four measures."""
+    """One width: init (``param`` "mup", "sp", or "mup_init_only": μP's init with the
+    report's multipliers ignored), ``steps`` steps, the four measures."""
     model = MLP(width)
-    if param == "mup":
+    if param in ("mup", "mup_init_only"):
         rules = mup(base_shapes(MLP(WIDTHS[0])), optimizer=optimizer)
     else:  # SP: the model is its own base (multipliers 1), readout drawn like the rest
         rules = mup(optimizer=optimizer, readout_zero=False)
     report = init_module(model, rules, seed=0, measure=False)
-    mults = report.multipliers()
+    mults = report.multipliers() if param != "mup_init_only" else {}
     model.out_mult = mults.get("head.weight", {}).get("output", 1.0)
     lr = LR[optimizer]
     groups: list[dict[str, Any]] = [
@@ -129,6 +130,10 @@ def run(path: Path | None = None, steps: int = 3) -> Path:
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(WIDTHS, [str(w) for w in WIDTHS])
+            lo = min(min(data[p][m]) for p in data)
+            hi = max(max(data[p][m]) for p in data)
+            pad = max(1.0, math.sqrt(30 * lo / hi))  # span at least 30x, centred
+            ax.set_ylim(lo / pad, hi * pad)
             ax.set_title(f"{optimizer.upper()}: {titles[m]}", fontsize=9)
             ax.set_xlabel("width")
             ax.legend(fontsize=7)

@@ -148,6 +148,30 @@ def test_embedding_is_input_like() -> None:
     assert r.multipliers()["emb.weight"]["lr"] == pytest.approx(4.0)
 
 
+def test_transformer_encoder_roles() -> None:
+    def enc(w: int) -> Any:
+        layer = torch.nn.TransformerEncoderLayer(w, nhead=4, dim_feedforward=2 * w, batch_first=True)
+        return torch.nn.ModuleDict({"enc": layer, "head": torch.nn.Linear(w, D_OUT)})
+
+    r = init_module(enc(128), mup(base_shapes(enc(32))), seed=0)
+    hidden = ("enc.self_attn.in_proj_weight", "enc.self_attn.out_proj.weight", "enc.linear1.weight")
+    for name in (*hidden, "enc.linear2.weight"):
+        assert r[name].why.startswith("mup hidden"), name
+        assert r[name].lr_mult == pytest.approx(1 / 4), name
+    assert r["enc.self_attn.in_proj_weight"].std == pytest.approx(1 / math.sqrt(128))
+    assert r["enc.linear2.weight"].std == pytest.approx(1 / math.sqrt(256))  # fan_in 2w
+    assert r["enc.norm1.weight"].why.startswith("mup input")
+    assert (r["head.weight"].scheme, r["head.weight"].out_mult) == ("zeros", pytest.approx(1 / 4))
+
+
+def test_zeros_keep_their_multipliers() -> None:
+    net, r = _init(256, mup(base_shapes(Net(64)), zeros=["fc2.weight"]))
+    assert (r["fc2.weight"].scheme, r["fc2.weight"].lr_mult) == ("zeros", pytest.approx(1 / 4))
+    assert float(net.fc2.weight.detach().abs().max()) == 0.0
+    with pytest.raises(RuleError, match=r"zeros=\['q\.weight'\].*matches no parameter"):
+        _init(64, mup(zeros=["q.weight"]))
+
+
 def test_user_rules_layer_over_mup() -> None:
     _, r = _init(256, [mup(base_shapes(Net(64))), {"fc2.bias": ("normal", {"std": 0.01})}])
     assert (r["fc2.bias"].scheme, r["fc2.bias"].lr_mult) == ("normal", None)
@@ -229,14 +253,18 @@ def test_keras_named_layers() -> None:
 # --------------------------------------------------------------------------- coordinate check
 
 MUP_BOUND = 0.15  # |slope| of log(mean |.|) vs log(width), every measure, under μP
-SP_UPDATE = 0.4  # SP's output update grows at least this fast (measured: +0.70 SGD, +0.62 Adam)
-SP_HIDDEN_UPDATE = 0.15  # and its hidden update (measured: +0.26 SGD, +0.50 Adam)
+# without μP the output update grows at least this fast with width (measured: SP +0.70 SGD,
+# +0.62 Adam; μP's init without its multipliers +0.77, +0.85) and the hidden update at least
+# SP_HIDDEN_UPDATE (SP +0.26, +0.50; init only +0.65, +0.69)
+SP_UPDATE = 0.4
+SP_HIDDEN_UPDATE = 0.15
 
 
 @pytest.fixture(scope="module")
 def coords() -> dict[tuple[str, str], dict[str, list[float]]]:
     h = _harness()
-    return {(p, o): h.coord_check(p, o, steps=3) for o in ("sgd", "adam") for p in ("mup", "sp")}
+    params = ("mup", "sp", "mup_init_only")
+    return {(p, o): h.coord_check(p, o, steps=3) for o in ("sgd", "adam") for p in params}
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -246,10 +274,12 @@ def test_coordinate_check_flat_with_mup(coords: Any, optimizer: str) -> None:
     assert all(abs(s) <= MUP_BOUND for s in got.values()), got
 
 
+@pytest.mark.parametrize("param", ["sp", "mup_init_only"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_coordinate_check_drifts_with_sp(coords: Any, optimizer: str) -> None:
+def test_coordinate_check_drifts_without_mup(coords: Any, optimizer: str, param: str) -> None:
+    """SP drifts; so does μP's init when the report's multipliers are not applied."""
     slope = _harness().slope
-    got = {m: slope(v) for m, v in coords["sp", optimizer].items()}
+    got = {m: slope(v) for m, v in coords[param, optimizer].items()}
     assert got["output_update"] >= SP_UPDATE, got
     assert got["hidden_update"] >= SP_HIDDEN_UPDATE, got
 

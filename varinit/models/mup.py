@@ -59,7 +59,7 @@ import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .rules import Param, RuleError
@@ -81,6 +81,7 @@ def mup(
     base_std: float | None = None,
     readout_zero: bool = True,
     readout: str | None = None,
+    zeros: Sequence[str] = (),
 ) -> dict[Any, Any]:
     """μP rules: per parameter, the init std from its role and width multiplier, and its
     ``lr_mult``/``out_mult`` as report data (the table is in this module's docstring).
@@ -93,7 +94,9 @@ def mup(
     learning-rate multipliers. ``base_std``: σ, every weight's std in the base model
     (default: ``1/√fan_in`` of the base shape; 1 for embeddings). ``readout_zero``: zeros
     for the readout (Tensor Programs V's recommendation), else σ. ``readout``: a name glob
-    for the readout, instead of finding it.
+    for the readout, instead of finding it. ``zeros``: name globs of weights drawn as zeros
+    that keep their μP multipliers (Tensor Programs V's zero query projection:
+    ``zeros=["*.q_proj.weight"]``); a rule of yours layered on top carries none.
 
     >>> [target.__name__ for target in mup({"fc.weight": (10, 64)})]
     ['mup']
@@ -112,8 +115,11 @@ def mup(
         raise ValueError(f"mup(optimizer={optimizer!r}) is not known; pass one of {', '.join(_OPTIMIZERS)}")
     if base_std is not None and not (isinstance(base_std, int | float) and base_std > 0):
         raise ValueError(f"mup(base_std={base_std!r}): pass a positive float, or None for 1/sqrt(fan_in)")
+    if isinstance(zeros, str) or not all(isinstance(z, str) for z in zeros):
+        raise TypeError(f"mup(zeros={zeros!r}): pass a list of name globs, e.g. ['*.q_proj.weight']")
     shapes = None if base is None else base_shapes(base)
-    scheme = _Mup(shapes, opt, None if base_std is None else float(base_std), readout_zero, readout)
+    std = None if base_std is None else float(base_std)
+    scheme = _Mup(shapes, opt, std, readout_zero, readout, tuple(zeros))
     return {_every: scheme}
 
 
@@ -189,6 +195,7 @@ class _Mup:
     base_std: float | None
     readout_zero: bool
     readout: str | None
+    zeros: tuple[str, ...] = ()
     roles: Mapping[str, _Dims] | None = None
 
     def bind(self, params: Sequence[Param]) -> _Mup:
@@ -207,7 +214,10 @@ class _Mup:
         for name in readout:
             d = dims[name]
             dims[name] = _Dims("readout", d.m_in, d.m_out, d.base_fan_in)
-        return _Mup(self.shapes, self.optimizer, self.base_std, self.readout_zero, self.readout, dims)
+        for z in self.zeros:
+            if not any(fnmatch.fnmatchcase(p.name, z) for p in params):
+                raise RuleError(f"mup(zeros=[{z!r}]) matches no parameter; fix the glob")
+        return replace(self, roles=dims)
 
     def _base_of(self, p: Param) -> tuple[int, ...]:
         if self.shapes is None:
@@ -243,6 +253,8 @@ class _Mup:
         sigma = self._sigma(p, d)
         if d.role == "readout" and self.readout_zero:
             return "zeros", {**kw, "why": f"mup readout ({mult}): zeros, output x{1 / d.m_in:g}"}
+        if any(fnmatch.fnmatchcase(p.name, z) for z in self.zeros):
+            return "zeros", {**kw, "why": f"mup {d.role} ({mult}): zeros (zeros=)"}
         std = sigma / math.sqrt(d.m_in) if d.role == "hidden" else sigma
         how = f"{sigma:.4g}/sqrt({d.m_in:g})" if d.role == "hidden" else f"{sigma:.4g}"
         return "normal", {**kw, "std": std, "why": f"mup {d.role} ({mult}): std {how}"}
