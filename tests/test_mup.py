@@ -4,8 +4,10 @@ own base, errors, and the coordinate check (widths 64...1024, a few SGD/Adam ste
 
 from __future__ import annotations
 
+import contextlib
 import doctest
 import importlib.util
+import io
 import math
 import re
 from pathlib import Path
@@ -250,6 +252,23 @@ def test_keras_named_layers() -> None:
     assert r["head.kernel"].scheme == "zeros"
 
 
+def test_flax_nnx_module() -> None:
+    nnx = pytest.importorskip("flax.nnx")
+    from varinit.adapters.flax import init_module as init_nnx
+
+    class M(nnx.Module):
+        def __init__(self, w: int) -> None:
+            rngs = nnx.Rngs(0)
+            self.fc1 = nnx.Linear(D_IN, w, rngs=rngs)
+            self.fc2 = nnx.Linear(w, w, rngs=rngs)
+            self.head = nnx.Linear(w, D_OUT, rngs=rngs)
+
+    r = init_nnx(M(256), mup(base_shapes(M(64))), seed=0)
+    assert r["fc2.kernel"].std == pytest.approx(1 / 16)
+    assert r.multipliers()["fc2.kernel"] == {"lr": pytest.approx(0.25)}
+    assert r.multipliers()["head.kernel"] == {"lr": 1.0, "output": pytest.approx(0.25)}
+
+
 # --------------------------------------------------------------------------- coordinate check
 
 MUP_BOUND = 0.15  # |slope| of log(mean |.|) vs log(width), every measure, under μP
@@ -295,10 +314,18 @@ def test_docstring_examples_run() -> None:
 
 
 def test_doc_python_blocks_run() -> None:
+    """docs/mup.md: every python block runs, and the first one prints the page's report
+    (the block tagged "mup-report")."""
     text = (ROOT / "docs" / "mup.md").read_text("utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(blocks) >= 4
+    shown = re.search(r"<!-- tested: mup-report -->\n```text\n(.*?)```", text, re.S)
+    assert shown is not None
     ns: dict[str, Any] = {}
     for i, block in enumerate(blocks):
-        exec(compile(block, f"docs/mup.md block {i}", "exec"), ns)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, f"docs/mup.md block {i}", "exec"), ns)
+        if i == 0:
+            assert out.getvalue() == shown.group(1)
     assert ns["model"].out_mult == pytest.approx(64 / 1024)
