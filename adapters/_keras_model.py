@@ -339,6 +339,12 @@ def init_model(
     """
     from . import keras as vk
 
+    from varinit.models.auto import expand, wants_auto
+
+    if wants_auto(rules):  # "auto": one exact-name rule per parameter, from the functional graph
+        from ._keras_auto import auto_rules
+
+        rules = expand(rules, auto_rules(model))
     pairs = list(params_of(model))
     assigned = resolve([p for p, _ in pairs], rules, strict=strict, base=keras.layers.Layer)
     key = _seed_of(seed)

@@ -427,7 +427,7 @@ def auto_rules(module: torch.nn.Module) -> dict[Any, tuple[str, dict[str, Any]]]
         if "norm_bias" in p.roles or "norm_scale" in p.roles:
             rule = auto.norm_rule("norm_bias" in p.roles)
         elif "bias" in p.roles:
-            rule = auto.bias_rule() if p.ndim == 1 else auto.free_rule(p.name)
+            rule = auto.bias_rule()
         elif p.kind == "embedding" and p.ndim == 2:
             owners = ties.get(id(tensor), [])
             others = [o for o in owners if not isinstance(module.get_submodule(o), torch.nn.Embedding)]
@@ -466,7 +466,8 @@ def measure(report: Any, model: torch.nn.Module, example_input: Any) -> list[Lay
             m2 = float((x * x).mean())
             sb = 0.0 if brow is None or math.isnan(brow.std) else brow.std
             pred = math.sqrt(row.fan_in * row.std**2 * m2 + sb**2) if row.fan_in else math.nan
-            got.append(LayerHealth(name, len(got) + 1, pred, float(y.std()), row.scheme))
+            rms = math.sqrt(m2)
+            got.append(LayerHealth(name, len(got) + 1, pred, float(y.std()), row.scheme, rms))
 
         return fn
 

@@ -256,3 +256,82 @@ def test_cli_prints_the_warning(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["recommend", "relu2"]) == 0
     assert "warning: no weight variance is stable for relu2" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- docs
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["varinit.models.auto", "varinit.models.health", "varinit.adapters._torch_auto", "varinit.theory.advice"],
+)
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_python_block_in_the_auto_guide_runs(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "auto.md").read_text("utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) >= 3
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    scope: dict[str, object] = {}
+    for block in blocks:  # one namespace, in order, as a reader runs them
+        exec(compile(block, "docs/auto.md", "exec"), scope)
+
+
+# ---------------------------------------------------------------- Keras
+
+
+def test_keras_functional_graph() -> None:
+    keras = pytest.importorskip("keras")
+    from varinit.adapters.keras import init_model
+
+    inp = keras.Input((8,))
+    x = keras.layers.Dense(16, name="d1")(inp)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Activation("tanh", name="act")(x)
+    y = keras.layers.Dense(16, activation="relu", name="d2")(x)
+    z = keras.layers.Add()([x, keras.layers.Dense(16, name="d3")(y)])
+    g = keras.layers.Dense(16, activation="gelu", name="g")(z)
+    s = keras.layers.Dense(16, activation="selu", name="s")(g)
+    sg = keras.layers.Dense(16, activation="sigmoid", name="sg")(s)
+    m = keras.Model(inp, keras.layers.Dense(4, name="out")(sg))
+    r = init_model(m, "auto", seed=0)
+    assert r["d1.kernel"].scheme == "glorot_normal" and "BatchNormalization" in r["d1.kernel"].why
+    assert r["d2.kernel"].scheme == "he_normal"
+    assert r["d3.kernel"].scheme == "lecun_normal"  # through the Add into a Dense: linear
+    assert r["g.kernel"].std == pytest.approx(math.sqrt(1 / _m2(F.gelu) / 16), rel=1e-6)
+    assert r["s.kernel"].scheme == "lecun_normal" and r["sg.kernel"].scheme == "kumar_sigmoid"
+    assert r["sg.kernel"].std == pytest.approx(math.sqrt(12.8 / 16))
+    assert r["out.kernel"].scheme == "lecun_normal" and "output" in r["out.kernel"].why
+    assert r["bn.gamma"].scheme == "ones" and r["d1.bias"].scheme == "zeros"
+
+
+def test_keras_attention_sequential_and_embedding() -> None:
+    keras = pytest.importorskip("keras")
+    from varinit.adapters.keras import init_model
+
+    inp = keras.Input((10, 16))
+    a = keras.layers.MultiHeadAttention(2, 8, name="mha")(inp, inp)
+    a = keras.layers.LayerNormalization(name="ln")(keras.layers.Add()([inp, a]))
+    m = keras.Model(inp, keras.layers.Dense(32, activation="relu", name="f")(a))
+    r = init_model(m, "auto", seed=0)
+    for qkv in ("query", "key", "value"):
+        assert r[f"mha.{qkv}.kernel"].scheme == "lecun_normal" and "attention" in r[f"mha.{qkv}.kernel"].why
+        assert r[f"mha.{qkv}.bias"].scheme == "zeros"
+    assert r["mha.attention_output.kernel"].scheme == "lecun_normal"
+    assert r["f.kernel"].scheme == "he_normal"
+    seq = keras.Sequential(
+        [keras.Input((5,), dtype="int32"), keras.layers.Embedding(50, 8, name="e"),
+         keras.layers.Dense(8, name="h"), keras.layers.ReLU(), keras.layers.Dense(2, name="o")]
+    )  # fmt: skip
+    r = init_model(seq, "auto", seed=0)
+    assert r["e.embeddings"].std == 1.0
+    assert r["h.kernel"].scheme == "he_normal" and r["o.kernel"].scheme == "lecun_normal"

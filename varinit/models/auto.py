@@ -24,6 +24,7 @@ residual stream, attention or the model's output) and ask :func:`choose` for the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -89,11 +90,7 @@ def choose(activation: str, via: str = "", param: float | None = None) -> tuple[
         return NAMED["linear"], {"why": why}
     if key in NAMED and param is None:
         return NAMED[key], {"why": _WHY_NAMED[key] + tail}
-    from ..theory.advice import recommend
-    from ..theory.gains import gain
-
-    g = gain(key, param, method="moment")
-    advice = recommend(key)
+    g, warning = _moment(key, param)
     label = key if param is None else f"{key}({param:g})"
     pstr = "" if param is None else f", {param:g}"
     why = (
@@ -101,9 +98,21 @@ def choose(activation: str, via: str = "", param: float | None = None) -> tuple[
         f"(varinit.gain({key!r}{pstr}, method='moment')), "
         f"Var(w) = {g * g:.4g} / fan_in keeps E[z^2] = 1"
     )
-    if not getattr(advice, "stable", True):
-        why += f"; warning: {getattr(advice, 'warning', '')}"
+    if warning:
+        why += (
+            f"; warning: no variance is stable for {key} in a deep plain stack (varinit.recommend({key!r}))"
+        )
     return "variance_scaling", {"factor": g * g, "mode": "fan_in", "distribution": "normal", "why": why}
+
+
+@lru_cache(maxsize=64)
+def _moment(key: str, param: float | None) -> tuple[float, str]:
+    """The second-moment gain and the instability warning (``""``: stable) of an activation."""
+    from ..theory.activations import activation
+    from ..theory.advice import _instability
+    from ..theory.gains import gain
+
+    return gain(key, param, method="moment"), _instability(key, activation(key, param))
 
 
 def unresolved(reason: str) -> tuple[str, dict[str, Any]]:

@@ -9,11 +9,11 @@ convolutional layer the report initialized and records, per layer in the order t
   ``std_w``/``std_b`` the report's std of its weight and bias.
 
 ``report.assert_healthy(tolerance=2.0)`` raises :class:`HealthError` naming every layer
-whose measured std is off the first layer's by more than a factor ``tolerance`` (the signal
+whose measured std is off the input's rms by more than a factor ``tolerance`` (the signal
 shrinks or grows with depth), or off its prediction by more than that factor.
 
 >>> from varinit.models.health import Health, LayerHealth
->>> h = Health([LayerHealth("fc1", 1, 1.0, 1.02, "he_normal"), LayerHealth("fc2", 2, 0.1, 0.1, "normal")])
+>>> h = Health([LayerHealth("fc1", 1, 1.0, 1.02, "he_normal", 1.0), LayerHealth("fc2", 2, 0.1, 0.1)])
 >>> [name for name, _ in h.problems(2.0)]
 ['fc2']
 """
@@ -41,6 +41,7 @@ class LayerHealth:
     predicted: float
     measured: float
     scheme: str = ""
+    input_rms: float = math.nan  # sqrt(E[x**2]) of the layer's input
 
 
 @dataclass
@@ -48,6 +49,15 @@ class Health:
     """The per-layer stds of one forward pass; ``print`` it, or :meth:`plot` it."""
 
     layers: list[LayerHealth] = field(default_factory=list)
+
+    @property
+    def reference(self) -> float:
+        """The level every layer is held to: the rms of the first layer's input (the model's
+        input), else the first layer's measured std."""
+        if not self.layers:
+            return math.nan
+        first = self.layers[0]
+        return first.input_rms if math.isfinite(first.input_rms) and first.input_rms > 0 else first.measured
 
     def ratio(self) -> float:
         """The signal ratio, last layer's measured std over the first's (nan without two layers)."""
@@ -61,15 +71,13 @@ class Health:
         out: list[tuple[str, str]] = []
         if not self.layers:
             return out
-        first = self.layers[0].measured
+        ref = self.reference
         for h in self.layers:
             bad = []
-            drift = h.measured / first if first > 0 else math.inf
+            drift = h.measured / ref if ref > 0 else math.inf
             if not (1.0 / tolerance <= drift <= tolerance):
                 verb = "shrinks" if drift < 1 else "grows"
-                bad.append(
-                    f"signal {verb}: std {h.measured:.4g} is {drift:.3g}x the first layer's {first:.4g}"
-                )
+                bad.append(f"signal {verb}: std {h.measured:.4g} is {drift:.3g}x the input's rms {ref:.4g}")
             fit = h.measured / h.predicted if h.predicted > 0 else math.nan
             if not math.isnan(fit) and not (1.0 / tolerance <= fit <= tolerance):
                 bad.append(f"measured std {h.measured:.4g} is {fit:.3g}x the predicted {h.predicted:.4g}")
@@ -91,8 +99,8 @@ class Health:
             )
 
     def __str__(self) -> str:
-        head = ("layer", "#", "scheme", "predicted", "measured", "vs first")
-        first = self.layers[0].measured if self.layers else math.nan
+        head = ("layer", "#", "scheme", "predicted", "measured", "vs input")
+        first = self.reference
         body = [
             (h.name, str(h.index), h.scheme, _num(h.predicted), _num(h.measured), _num(h.measured / first))
             for h in self.layers

@@ -1,0 +1,238 @@
+"""``rules="auto"`` for Keras: each kernel's activation from the functional graph.
+
+A Dense or convolution layer with its own ``activation`` (``Dense(64, activation="relu")``)
+feeds that. A linear one is followed through the graph (each layer's inbound nodes name its
+parents): through normalization, dropout, pooling, reshapes, ``Add`` and ``Concatenate``, to
+an activation layer (``Activation``, ``ReLU``, ``LeakyReLU``, ``ELU``), another kernel,
+attention or the model's output. A model without a graph is read in layer order, and the
+reasons say so.
+
+>>> import keras
+>>> from varinit.adapters._keras_auto import auto_rules
+>>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh", name="a"),
+...                       keras.layers.Dense(2, name="b")])
+>>> rules = auto_rules(m)
+>>> rules["a.kernel"][0], rules["b.kernel"][0]
+('glorot_normal', 'lecun_normal')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from varinit.models import auto
+
+__all__ = ["auto_rules"]
+
+_ACT_LAYERS = {"ReLU": "relu", "ELU": "elu", "LeakyReLU": "leaky_relu", "PReLU": ""}
+_PASS = (
+    "Normalization",
+    "Dropout",
+    "Pooling",
+    "Flatten",
+    "Reshape",
+    "Permute",
+    "Add",
+    "Concatenate",
+    "Average",
+    "Subtract",
+    "Multiply",
+    "Cropping",
+    "ZeroPadding",
+    "UpSampling",
+    "RepeatVector",
+    "Identity",
+    "GaussianNoise",
+)
+_KNOWN = {"relu", "tanh", "sigmoid", "selu", "elu", "gelu", "silu", "swish", "mish", "softplus", "softsign"}
+
+
+def _act_name(fn: Any) -> str:
+    name = str(getattr(fn, "__name__", "") or "")
+    return {"swish": "silu", "identity": "linear"}.get(name, name)
+
+
+def _end(layer: Any) -> tuple[str, str, float | None] | None:
+    """An endpoint for a consumer layer, or ``None`` when the walk passes through it."""
+    name = type(layer).__name__
+    if name == "Activation":
+        act = _act_name(getattr(layer, "activation", None))
+        if act in ("linear",):
+            return None
+        if act in ("softmax", "log_softmax"):
+            return ("linear", "softmax", None)
+        return ("act", act, None) if act in _KNOWN else ("unknown", f"activation {act}", None)
+    if name in _ACT_LAYERS:
+        if name == "LeakyReLU":
+            return ("act", "leaky_relu", float(getattr(layer, "negative_slope", 0.3)))
+        if name == "ELU":
+            alpha = float(getattr(layer, "alpha", 1.0))
+            return ("act", "elu", None if alpha == 1.0 else alpha)
+        if (
+            name == "ReLU"
+            and getattr(layer, "max_value", None) is None
+            and not getattr(layer, "negative_slope", 0)
+        ):
+            return ("act", "relu", None)
+        return ("unknown", name, None)
+    if name == "Softmax":
+        return ("linear", "softmax", None)
+    if "Attention" in name:
+        return ("attention", name, None)
+    if any(k in name for k in _PASS):
+        return None
+    if layer.weights:
+        return ("linear", f"{layer.name} ({name})", None)
+    return ("unknown", name, None)
+
+
+def _own(layer: Any) -> tuple[str, str, float | None] | None:
+    """The activation a kernel layer applies itself (``None``: linear, look downstream)."""
+    act = _act_name(getattr(layer, "activation", None))
+    if not act or act == "linear":
+        return None
+    if act in ("softmax", "log_softmax"):
+        return ("linear", "softmax", None)
+    return ("act", act, None) if act in _KNOWN else ("unknown", f"activation {act}", None)
+
+
+def _consumers(model: Any) -> dict[int, list[Any]] | None:
+    graph = getattr(model, "_functional", None) or model  # a built Sequential keeps its graph there
+    ops = getattr(graph, "operations", None)
+    if not ops:
+        return None
+    out: dict[int, list[Any]] = {id(op): [] for op in ops}
+    found = False
+    for op in ops:
+        for node in getattr(op, "_inbound_nodes", []):
+            for parent in getattr(node, "parent_nodes", []):
+                if id(parent.operation) in out:
+                    out[id(parent.operation)].append(op)
+                    found = True
+    return out if found else None
+
+
+def _decide(
+    ends: list[tuple[tuple[str, str, float | None], list[str]]], note: str
+) -> tuple[str, dict[str, Any]]:
+    acts = {e for e, _ in ends if e[0] == "act"}
+    unknown = {e[1] for e, _ in ends if e[0] == "unknown"}
+    tail = f"; {note}" if note else ""
+    if unknown or len(acts) > 1:
+        what = sorted(unknown) + sorted(f"activation {a[1]}" for a in acts)
+        return auto.unresolved(f"its output flows into {', '.join(what)}{tail}")
+    if acts:
+        (act,) = acts
+        path = next(p for e, p in ends if e == act)
+        scheme, over = auto.choose(act[1], via=("through " + ", ".join(dict.fromkeys(path))) if path else "",
+                                   param=act[2])  # fmt: skip
+    elif any(e[0] == "attention" for e, _ in ends):
+        scheme, over = auto.choose("attention")
+    else:
+        labels = sorted({e[1] for e, _ in ends}) or ["the model's output"]
+        scheme, over = auto.choose("linear", via=", ".join(labels[:3]) + ("..." if len(labels) > 3 else ""))
+    over["why"] += tail
+    return scheme, over
+
+
+def _walk(
+    layer: Any, consumers: dict[int, list[Any]]
+) -> list[tuple[tuple[str, str, float | None], list[str]]]:
+    out: dict[tuple[str, str, float | None], list[str]] = {}
+    seen = {id(layer)}
+    todo: list[tuple[Any, list[str]]] = [(layer, [])]
+    while todo:
+        cur, path = todo.pop(0)
+        users = consumers.get(id(cur), [])
+        if not users and cur is not layer:
+            out.setdefault(("linear", "the model's output", None), path)
+        if not users and cur is layer:
+            out.setdefault(("linear", "the model's output", None), path)
+        for u in users:
+            if id(u) in seen:
+                continue
+            seen.add(id(u))
+            end = _end(u)
+            if end is None:
+                todo.append((u, [*path, type(u).__name__]))
+            else:
+                out.setdefault(end, path)
+    return list(out.items())
+
+
+def _decisions(model: Any) -> dict[int, tuple[str, dict[str, Any]]]:
+    """Layer id -> the rule for its kernel."""
+    consumers = _consumers(model)
+    layers = list(getattr(model, "layers", []))
+    note = "" if consumers is not None else "read in layer order (the model has no functional graph)"
+    out: dict[int, tuple[str, dict[str, Any]]] = {}
+    for i, layer in enumerate(layers):
+        if not layer.weights or "Normalization" in type(layer).__name__:
+            continue
+        if "Attention" in type(layer).__name__:
+            out[id(layer)] = auto.choose("attention")  # query/key/value; the output is refined below
+        own = _own(layer)
+        if own is not None:
+            out[id(layer)] = _decide([(own, [])], note)
+            continue
+        if consumers is not None:
+            ends = _walk(layer, consumers)
+        else:
+            ends = [(("linear", "the model's output", None), [])]
+            path: list[str] = []
+            for nxt in layers[i + 1 :]:
+                end = _end(nxt)
+                if end is None:
+                    path.append(type(nxt).__name__)
+                    continue
+                ends = [(end, path)]
+                break
+        decision = _decide(ends, note)
+        if "Attention" in type(layer).__name__:
+            out[-id(layer)] = decision  # the output projection
+        else:
+            out[id(layer)] = decision
+    return out
+
+
+def auto_rules(model: Any) -> dict[Any, tuple[str, dict[str, Any]]]:
+    """One exact-name rule per parameter of a built Keras model (see ``varinit.models.auto``)."""
+    from ._keras_model import params_of
+
+    decided = _decisions(model)
+    rules: dict[Any, tuple[str, dict[str, Any]]] = {}
+    for p, _ in params_of(model):
+        rule: tuple[str, dict[str, Any]] | None
+        owner = p.module
+        if "norm_bias" in p.roles or "norm_scale" in p.roles:
+            rule = auto.norm_rule("norm_bias" in p.roles)
+        elif "bias" in p.roles:
+            rule = auto.bias_rule()
+        elif p.kind == "embedding" and p.ndim == 2:
+            rule = auto.embedding_rule(None, p.shape[1])
+        elif p.ndim >= 2 and id(owner) in decided:
+            rule = decided[id(owner)]
+        elif p.ndim >= 2:
+            outer = _outer(model, owner)
+            if outer is not None and "Attention" in type(outer).__name__:
+                is_out = "output" in p.name.rpartition(".")[0].rpartition(".")[2] or "output" in p.name
+                rule = decided.get(-id(outer) if is_out else id(outer)) or auto.unresolved(
+                    "attention sub-layer"
+                )
+            else:
+                rule = auto.unresolved("the graph walk never reached its layer")
+        else:
+            rule = None
+        if rule is not None:
+            rules[auto.weight_key(p.name)] = rule
+    return rules
+
+
+def _outer(model: Any, inner: Any) -> Any:
+    """The top-level layer that contains ``inner`` (``None`` if none does)."""
+    for layer in getattr(model, "layers", []):
+        if layer is inner:
+            return layer
+        if any(w is v for w in getattr(inner, "weights", []) for v in layer.weights):
+            return layer
+    return None
