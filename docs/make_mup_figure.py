@@ -27,12 +27,13 @@ FIGURES = Path(__file__).resolve().parent / "figures"
 WIDTHS = (64, 128, 256, 512, 1024)
 D_IN, D_OUT, BATCH = 16, 8, 32
 #: the tuned learning rate at the base width, per optimizer
-LR = {"sgd": 0.02, "adam": 1e-3}
+LR = {"sgd": 0.02, "adam": 1e-3, "u-mup": 1e-2}
 MEASURES = ("hidden", "output", "hidden_update", "output_update")
 
 
 class MLP(torch.nn.Module):
-    """Three hidden ReLU layers and a readout ``head`` whose output is scaled by ``out_mult``."""
+    """Three hidden ReLU layers and a readout ``head``; ``mult[layer]`` scales a layer's
+    matmul (μP: the readout's ``out_mult``; u-μP: every layer's)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -40,27 +41,34 @@ class MLP(torch.nn.Module):
         self.fc2 = torch.nn.Linear(width, width)
         self.fc3 = torch.nn.Linear(width, width)
         self.head = torch.nn.Linear(width, D_OUT)
-        self.out_mult = 1.0
+        self.mult = {"fc1": 1.0, "fc2": 1.0, "fc3": 1.0, "head": 1.0}
+
+    def _lin(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        layer = getattr(self, name)
+        return torch.nn.functional.linear(x, layer.weight) * self.mult[name] + layer.bias
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = torch.relu(self.fc1(x))
-        h = torch.relu(self.fc2(h))
-        h = torch.relu(self.fc3(h))
-        return h, self.head(h) * self.out_mult
+        h = torch.relu(self._lin("fc1", x))
+        h = torch.relu(self._lin("fc2", h))
+        h = torch.relu(self._lin("fc3", h))
+        return h, self._lin("head", h)
 
 
 def train(width: int, param: str, optimizer: str, steps: int) -> dict[str, float]:
-    """One width: init (``param`` "mup", "sp", or "mup_init_only": μP's init with the
-    report's multipliers ignored), ``steps`` steps, the four measures."""
+    """One width: init (``param`` "mup", "sp", "u-mup", or "mup_init_only": μP's init with
+    the report's multipliers ignored), ``steps`` steps, the four measures."""
     model = MLP(width)
     if param in ("mup", "mup_init_only"):
         rules = mup(base_shapes(MLP(WIDTHS[0])), optimizer=optimizer)
+    elif param == "u-mup":
+        rules = mup(variant="u-mup", optimizer=optimizer)
     else:  # SP: the model is its own base (multipliers 1), readout drawn like the rest
         rules = mup(optimizer=optimizer, readout_zero=False)
     report = init_module(model, rules, seed=0, measure=False)
     mults = report.multipliers() if param != "mup_init_only" else {}
-    model.out_mult = mults.get("head.weight", {}).get("output", 1.0)
-    lr = LR[optimizer]
+    for layer in model.mult:
+        model.mult[layer] = mults.get(f"{layer}.weight", {}).get("output", 1.0)
+    lr = LR["u-mup" if param == "u-mup" else optimizer]
     groups: list[dict[str, Any]] = [
         {"params": [p], "lr": lr * mults.get(n, {}).get("lr", 1.0)} for n, p in model.named_parameters()
     ]
@@ -103,6 +111,23 @@ def slope(values: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(xs, ys, strict=True)) / sum((a - mx) ** 2 for a in xs)
 
 
+STYLE = {"mup": ("μP", "C0", "o", "-"), "sp": ("SP", "C3", "s", "--"), "u-mup": ("u-μP", "C2", "^", ":")}
+
+
+def table(steps: int = 3) -> str:
+    """The slopes as the Markdown table of docs/mup.md."""
+    cols = [(o, p) for o in ("sgd", "adam") for p in ("mup", "sp", "mup_init_only", "u-mup")]
+    cols = [(o, p) for o, p in cols if not (p == "u-mup" and o == "sgd")]
+    names = {"mup": "μP", "sp": "SP", "mup_init_only": "μP init only", "u-mup": "u-μP"}
+    got = {(o, p): coord_check(p, o, steps) for o, p in cols}
+    rows = ["| measure | " + " | ".join(f"{o.upper()} {names[p]}" for o, p in cols) + " |"]
+    rows.append("|---" * (len(cols) + 1) + "|")
+    for m in MEASURES:
+        vals = " | ".join(f"{slope(got[c][m]):+.2f}".replace("-", "−") for c in cols)
+        rows.append(f"| {m} | {vals} |")
+    return "\n".join(rows)
+
+
 def run(path: Path | None = None, steps: int = 3) -> Path:
     """Write the figure: one panel per (optimizer, measure), μP against SP, log-log."""
     import matplotlib
@@ -121,12 +146,14 @@ def run(path: Path | None = None, steps: int = 3) -> Path:
     }
     fig, axes = plt.subplots(2, len(shown), figsize=(3.2 * len(shown), 6), squeeze=False)
     for row, optimizer in enumerate(("sgd", "adam")):
-        data = {p: coord_check(p, optimizer, steps) for p in ("mup", "sp")}
+        params = ("mup", "sp", "u-mup") if optimizer == "adam" else ("mup", "sp")
+        data = {p: coord_check(p, optimizer, steps) for p in params}
         for col, m in enumerate(shown):
             ax = axes[row][col]
-            for p, style in (("mup", dict(color="C0", marker="o")), ("sp", dict(color="C3", marker="s"))):
-                label = f"{'μP' if p == 'mup' else 'SP'} (slope {slope(data[p][m]):+.2f})"
-                ax.plot(WIDTHS, data[p][m], label=label, linestyle="-" if p == "mup" else "--", **style)
+            for p in params:
+                name, color, marker, line = STYLE[p]
+                label = f"{name} (slope {slope(data[p][m]):+.2f})"
+                ax.plot(WIDTHS, data[p][m], label=label, color=color, marker=marker, linestyle=line)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(WIDTHS, [str(w) for w in WIDTHS])
@@ -146,3 +173,4 @@ def run(path: Path | None = None, steps: int = 3) -> Path:
 
 if __name__ == "__main__":
     print(run())
+    print(table())

@@ -174,6 +174,21 @@ def test_zeros_keep_their_multipliers() -> None:
         _init(64, mup(zeros=["q.weight"]))
 
 
+def test_u_mup_unit_init_and_absolute_multipliers() -> None:
+    net, r = _init(256, mup(variant="u-mup"))
+    m = r.multipliers()
+    # Blake et al. 2024 / unit-scaling: weights std 1; hidden output and Adam lr 1/sqrt(fan_in)
+    assert [r[n].std for n in ("fc1.weight", "fc2.weight", "head.weight")] == [1.0, 1.0, 1.0]
+    assert m["fc1.weight"] == {"lr": pytest.approx(1 / 4), "output": pytest.approx(1 / 4)}  # fan_in 16
+    assert m["fc2.weight"] == {"lr": pytest.approx(1 / 16), "output": pytest.approx(1 / 16)}
+    assert m["head.weight"] == {"lr": 1.0, "output": pytest.approx(1 / 256)}  # readout: 1/fan_in
+    assert (r["fc2.bias"].scheme, m["fc2.bias"]) == ("zeros", {"lr": 1.0})
+    assert float(net.head.weight.detach().std()) == pytest.approx(1.0, rel=0.1)
+    emb = Net(64, vocab=50)
+    r = init_module(emb, mup(variant="u-mup"), seed=0)
+    assert r.multipliers()["emb.weight"] == {"lr": pytest.approx(1 / 8), "output": 1.0}
+
+
 def test_user_rules_layer_over_mup() -> None:
     _, r = _init(256, [mup(base_shapes(Net(64))), {"fc2.bias": ("normal", {"std": 0.01})}])
     assert (r["fc2.bias"].scheme, r["fc2.bias"].lr_mult) == ("normal", None)
@@ -202,7 +217,8 @@ def test_rank_mismatch_names_both_shapes() -> None:
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"variant": "u-mup"}, "unit-scaled.*not implemented"),
+        ({"variant": "v-mup"}, "variant='v-mup'.*not known"),
+        ({"variant": "u-mup", "optimizer": "sgd"}, "only Adam.*optimizer='adam'"),
         ({"optimizer": "lion"}, "optimizer='lion'.*adam"),
         ({"base_std": -1.0}, "base_std=-1.0"),
         ({"base": 3}, "got a int"),
@@ -271,7 +287,7 @@ def test_flax_nnx_module() -> None:
 
 # --------------------------------------------------------------------------- coordinate check
 
-MUP_BOUND = 0.15  # |slope| of log(mean |.|) vs log(width), every measure, under μP
+MUP_BOUND = 0.15  # |slope| of log(mean |.|) vs log(width), every measure, under μP and u-μP
 # without μP the output update grows at least this fast with width (measured: SP +0.70 SGD,
 # +0.62 Adam; μP's init without its multipliers +0.77, +0.85) and the hidden update at least
 # SP_HIDDEN_UPDATE (SP +0.26, +0.50; init only +0.65, +0.69)
@@ -283,13 +299,14 @@ SP_HIDDEN_UPDATE = 0.15
 def coords() -> dict[tuple[str, str], dict[str, list[float]]]:
     h = _harness()
     params = ("mup", "sp", "mup_init_only")
-    return {(p, o): h.coord_check(p, o, steps=3) for o in ("sgd", "adam") for p in params}
+    got = {(p, o): h.coord_check(p, o, steps=3) for o in ("sgd", "adam") for p in params}
+    return got | {("u-mup", "adam"): h.coord_check("u-mup", "adam", steps=3)}
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_coordinate_check_flat_with_mup(coords: Any, optimizer: str) -> None:
+@pytest.mark.parametrize(("param", "optimizer"), [("mup", "sgd"), ("mup", "adam"), ("u-mup", "adam")])
+def test_coordinate_check_flat_with_mup(coords: Any, param: str, optimizer: str) -> None:
     slope = _harness().slope
-    got = {m: slope(v) for m, v in coords["mup", optimizer].items()}
+    got = {m: slope(v) for m, v in coords[param, optimizer].items()}
     assert all(abs(s) <= MUP_BOUND for s in got.values()), got
 
 

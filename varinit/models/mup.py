@@ -37,6 +37,7 @@ readout of its own: give it ``readout=`` or accept the input rule.
 varinit ships no optimizer: the report carries ``lr_mult`` (multiply the tuned learning
 rate) and ``out_mult`` (multiply the readout's output in the forward pass) per parameter;
 ``report.multipliers()`` exports them as ``{name: {"lr": x, "output": y}}``.
+``variant="u-mup"``: u-μP's unit init and absolute multipliers (docs/mup.md).
 
 >>> import torch
 >>> from varinit.adapters.torch import init_module
@@ -70,7 +71,7 @@ __all__ = ["READOUT_NAMES", "base_shapes", "mup"]
 READOUT_NAMES = ("lm_head", "head", "output", "classifier", "fc")
 
 _OPTIMIZERS = {"adam": "adam", "adamw": "adam", "sgd": "sgd"}
-_VARIANTS = ("standard",)
+_VARIANTS = {"standard": "standard", "u-mup": "u-mup", "umup": "u-mup", "u_mup": "u-mup"}
 
 
 def mup(
@@ -79,7 +80,7 @@ def mup(
     variant: str = "standard",
     optimizer: str = "adam",
     base_std: float | None = None,
-    readout_zero: bool = True,
+    readout_zero: bool | None = None,
     readout: str | None = None,
     zeros: Sequence[str] = (),
 ) -> dict[Any, Any]:
@@ -93,7 +94,8 @@ def mup(
     multiplier is 1). ``optimizer``: ``"adam"`` (also AdamW) or ``"sgd"``, the column of
     learning-rate multipliers. ``base_std``: σ, every weight's std in the base model
     (default: ``1/√fan_in`` of the base shape; 1 for embeddings). ``readout_zero``: zeros
-    for the readout (Tensor Programs V's recommendation), else σ. ``readout``: a name glob
+    for the readout (default for ``"standard"``: Tensor Programs V's recommendation), else σ.
+    ``variant="u-mup"``: u-μP's init and multipliers (Adam only; see docs/mup.md). ``readout``: a name glob
     for the readout, instead of finding it. ``zeros``: name globs of weights drawn as zeros
     that keep their μP multipliers (Tensor Programs V's zero query projection:
     ``zeros=["*.q_proj.weight"]``); a rule of yours layered on top carries none.
@@ -101,25 +103,25 @@ def mup(
     >>> [target.__name__ for target in mup({"fc.weight": (10, 64)})]
     ['mup']
     """
-    if variant != "standard":
-        extra = (
-            " (unit-scaled μP needs unit-scaled operations in the forward pass, beyond init; not implemented)"
-            if variant.replace("μ", "m").lower() in ("u-mup", "umup", "u_mup")
-            else ""
-        )
-        raise ValueError(
-            f"mup(variant={variant!r}) is not available{extra}; variants: {', '.join(_VARIANTS)}"
-        )
+    var = _VARIANTS.get(variant.replace("μ", "m").lower()) if isinstance(variant, str) else None
+    if var is None:
+        raise ValueError(f"mup(variant={variant!r}) is not known; variants: 'standard', 'u-mup'")
     opt = _OPTIMIZERS.get(optimizer.lower()) if isinstance(optimizer, str) else None
     if opt is None:
         raise ValueError(f"mup(optimizer={optimizer!r}) is not known; pass one of {', '.join(_OPTIMIZERS)}")
+    if var == "u-mup" and opt != "adam":
+        raise ValueError(
+            f"mup(variant='u-mup', optimizer={optimizer!r}): only Adam; u-μP's SGD rule assumes its "
+            "unit-scaled backward pass, which plain autograd does not give: use optimizer='adam'"
+        )
     if base_std is not None and not (isinstance(base_std, int | float) and base_std > 0):
         raise ValueError(f"mup(base_std={base_std!r}): pass a positive float, or None for 1/sqrt(fan_in)")
     if isinstance(zeros, str) or not all(isinstance(z, str) for z in zeros):
         raise TypeError(f"mup(zeros={zeros!r}): pass a list of name globs, e.g. ['*.q_proj.weight']")
     shapes = None if base is None else base_shapes(base)
     std = None if base_std is None else float(base_std)
-    scheme = _Mup(shapes, opt, std, readout_zero, readout, tuple(zeros))
+    zero = var == "standard" if readout_zero is None else bool(readout_zero)
+    scheme = _Mup(shapes, opt, std, zero, readout, tuple(zeros), var)
     return {_every: scheme}
 
 
@@ -196,6 +198,7 @@ class _Mup:
     readout_zero: bool
     readout: str | None
     zeros: tuple[str, ...] = ()
+    variant: str = "standard"
     roles: Mapping[str, _Dims] | None = None
 
     def bind(self, params: Sequence[Param]) -> _Mup:
@@ -243,6 +246,8 @@ class _Mup:
 
     def __call__(self, p: Param) -> tuple[str, dict[str, Any]]:
         d = (self.roles or {}).get(p.name) or _dims(p, self._base_of(p))
+        if self.variant == "u-mup":
+            return self._unit(p, d)
         kw: dict[str, Any] = {"lr_mult": self._lr(d)}
         if d.role == "readout":
             kw["out_mult"] = 1.0 / d.m_in
@@ -258,6 +263,26 @@ class _Mup:
         std = sigma / math.sqrt(d.m_in) if d.role == "hidden" else sigma
         how = f"{sigma:.4g}/sqrt({d.m_in:g})" if d.role == "hidden" else f"{sigma:.4g}"
         return "normal", {**kw, "std": std, "why": f"mup {d.role} ({mult}): std {how}"}
+
+    def _unit(self, p: Param, d: _Dims) -> tuple[str, dict[str, Any]]:
+        """u-μP (Blake et al. 2024): unit init; the forward multiplier and the Adam learning
+        rate are absolute powers of the parameter's own fans, not relative to a base."""
+        if not _is_weight(p):
+            name = "ones" if "norm_scale" in p.roles else "zeros"
+            return name, {"lr_mult": 1.0, "why": f"u-mup vector-like: {name}"}
+        fi, fo = _fans(p, p.shape)
+        if d.role == "readout":
+            kw = {"lr_mult": 1.0, "out_mult": 1.0 / fi, "why": f"u-mup readout: output x1/{fi:g}"}
+        elif "embedding" in p.roles:
+            kw = {"lr_mult": fo**-0.5, "out_mult": 1.0, "why": f"u-mup embedding: lr x1/sqrt({fo:g})"}
+        else:
+            why = f"u-mup weight: output and lr x1/sqrt({fi:g})"
+            kw = {"lr_mult": fi**-0.5, "out_mult": fi**-0.5, "why": why}
+        if d.role == "readout" and self.readout_zero:
+            return "zeros", kw
+        if any(fnmatch.fnmatchcase(p.name, z) for z in self.zeros):
+            return "zeros", kw
+        return "normal", {**kw, "std": 1.0 if self.base_std is None else self.base_std}
 
     def _sigma(self, p: Param, d: _Dims) -> float:
         if self.base_std is not None:
