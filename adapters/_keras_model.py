@@ -337,9 +337,9 @@ def init_model(
     >>> r["conv.kernel"].fan_in, r["conv.kernel"].rule
     (27.0, 'Conv2D')
     """
-    from . import keras as vk
-
     from varinit.models.auto import expand, wants_auto
+
+    from . import keras as vk
 
     if wants_auto(rules):  # "auto": one exact-name rule per parameter, from the functional graph
         from ._keras_auto import auto_rules

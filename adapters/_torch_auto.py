@@ -67,7 +67,7 @@ _ACT_FUNCS: dict[Any, str] = {
     F.softsign: "softsign",
 }
 _ACT_METHODS = {"relu": "relu", "relu_": "relu", "tanh": "tanh", "tanh_": "tanh", "sigmoid": "sigmoid"}
-_PASS_MODULES = ("Dropout", "Identity", "Flatten", "Unflatten", "Pool", "Upsample", "Pad", "Dropout")
+_PASS_MODULES = ("Dropout", "Identity", "Flatten", "Unflatten", "Pool", "Upsample", "Pad")
 _PASS_FUNCS: set[Any] = {
     operator.add,
     operator.iadd,

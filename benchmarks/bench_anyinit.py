@@ -12,8 +12,9 @@ a GELU MLP of depth 50. Per tool and model:
   way for both (forward hooks on every Linear/Conv, one batch, same input);
 - time: the wall time of the init and one checked forward pass (``init_module`` +
   ``report.verify``; ``anyinit.initialize`` with ``input_spec``, which runs its validation
-  pass), best of ``--repeat``; peak: the peak Python heap that allocated (tracemalloc; AnyInit draws on the host in NumPy, torch allocations
-  outside the Python heap are not seen, so this understates torch-side work for both).
+  pass), best of ``--repeat``; peak: the peak Python heap that allocated (tracemalloc;
+  AnyInit draws on the host in NumPy, torch allocations outside the Python heap are not
+  seen, so this understates torch-side work for both).
 
 Run: ``python benchmarks/bench_anyinit.py`` (``--markdown`` for the docs table).
 """
