@@ -142,6 +142,24 @@ def test_no_base_readout_is_the_last_dense_layer() -> None:
     assert (r["2.weight"].scheme, r["3.weight"].scheme) == ("zeros", "normal")
 
 
+def test_readout_glob_picks_the_zeroed_output_weights() -> None:
+    class Bottleneck(torch.nn.Module):
+        def __init__(self, w: int) -> None:
+            super().__init__()
+            self.up = torch.nn.Linear(D_IN, w)
+            self.down = torch.nn.Linear(w, 4)  # fixed width inside the model: fan-in alone scales
+            self.mid = torch.nn.Linear(4, w)
+            self.head = torch.nn.Linear(w, D_OUT)
+
+    base = base_shapes(Bottleneck(64))
+    r = init_module(Bottleneck(256), mup(base), seed=0)
+    assert (r["down.weight"].scheme, r["head.weight"].scheme) == ("zeros", "zeros")
+    r = init_module(Bottleneck(256), mup(base, readout="head.weight"), seed=0)
+    assert r["down.weight"].scheme == "normal" and r["down.weight"].std == pytest.approx(1 / 8)
+    assert r["down.weight"].out_mult == pytest.approx(1 / 4)  # still an output weight: 1/m_in
+    assert r["head.weight"].scheme == "zeros"
+
+
 def test_embedding_is_input_like() -> None:
     net = Net(256, vocab=50)
     r = init_module(net, mup(base_shapes(Net(64, vocab=50)), optimizer="sgd"), seed=0)

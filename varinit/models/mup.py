@@ -96,7 +96,9 @@ def mup(
     (default: ``1/√fan_in`` of the base shape; 1 for embeddings). ``readout_zero``: zeros
     for the readout (default for ``"standard"``: Tensor Programs V's recommendation), else σ.
     ``variant="u-mup"``: u-μP's init and multipliers (Adam only; see docs/mup.md). ``readout``: a name glob
-    for the readout, instead of finding it. ``zeros``: name globs of weights drawn as zeros
+    for the readout: with a base, the weights it names are the ones drawn as zeros (every
+    weight whose fan-in alone scales keeps the readout's multipliers); without, it is the
+    readout instead of the one found by name. ``zeros``: name globs of weights drawn as zeros
     that keep their μP multipliers (Tensor Programs V's zero query projection:
     ``zeros=["*.q_proj.weight"]``); a rule of yours layered on top carries none.
 
@@ -256,13 +258,18 @@ class _Mup:
             name = "ones" if "norm_scale" in p.roles else "zeros"
             return name, {**kw, "why": f"mup {d.role}, vector-like (size x{d.m_out:g}): {name}"}
         sigma = self._sigma(p, d)
-        if d.role == "readout" and self.readout_zero:
+        if d.role == "readout" and self._zeroed(p):
             return "zeros", {**kw, "why": f"mup readout ({mult}): zeros, output x{1 / d.m_in:g}"}
         if any(fnmatch.fnmatchcase(p.name, z) for z in self.zeros):
             return "zeros", {**kw, "why": f"mup {d.role} ({mult}): zeros (zeros=)"}
         std = sigma / math.sqrt(d.m_in) if d.role == "hidden" else sigma
         how = f"{sigma:.4g}/sqrt({d.m_in:g})" if d.role == "hidden" else f"{sigma:.4g}"
         return "normal", {**kw, "std": std, "why": f"mup {d.role} ({mult}): std {how}"}
+
+    def _zeroed(self, p: Param) -> bool:
+        """A readout drawn as zeros: every one, or with ``readout=``, the ones it names."""
+        named = self.readout is None or fnmatch.fnmatchcase(p.name, self.readout)
+        return self.readout_zero and named
 
     def _unit(self, p: Param, d: _Dims) -> tuple[str, dict[str, Any]]:
         """u-μP (Blake et al. 2024): unit init; the forward multiplier and the Adam learning
@@ -278,7 +285,7 @@ class _Mup:
         else:
             why = f"u-mup weight: output and lr x1/sqrt({fi:g})"
             kw = {"lr_mult": fi**-0.5, "out_mult": fi**-0.5, "why": why}
-        if d.role == "readout" and self.readout_zero:
+        if d.role == "readout" and self._zeroed(p):
             return "zeros", kw
         if any(fnmatch.fnmatchcase(p.name, z) for z in self.zeros):
             return "zeros", kw
