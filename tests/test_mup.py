@@ -232,6 +232,12 @@ def test_rank_mismatch_names_both_shapes() -> None:
         init_module(Net(256), mup(base), seed=0)
 
 
+def test_zero_width_base_is_an_error() -> None:
+    base = base_shapes(Net(64)) | {"fc2.weight": (0, 0)}
+    with pytest.raises(RuleError, match=r"'fc2\.weight'.*base shape \(0, 0\), with a zero dimension"):
+        init_module(Net(256), mup(base), seed=0)
+
+
 @pytest.mark.parametrize(
     ("kw", "match"),
     [

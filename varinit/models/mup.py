@@ -244,6 +244,11 @@ class _Mup:
                 f"{len(b)} vs {len(p.shape)}); the base must be the same architecture, only narrower "
                 "or wider: rebuild it with the model's constructor at the base width"
             )
+        if 0 in b and 0 not in p.shape:
+            raise RuleError(
+                f"mup: parameter {p.name!r} (shape {p.shape}) has base shape {b}, with a zero "
+                "dimension: build the base at a width of at least 1"
+            )
         return b
 
     def __call__(self, p: Param) -> tuple[str, dict[str, Any]]:
@@ -330,7 +335,7 @@ def _dims(p: Param, base: tuple[int, ...]) -> _Dims:
         bfi, bfo = _fans(p, base)
     except (ValueError, TypeError) as e:
         raise RuleError(f"mup: parameter {p.name!r} (shape {p.shape}, base {base}): {e}") from e
-    m_in, m_out = fi / bfi, fo / bfo
+    m_in, m_out = (fi / bfi if bfi else 1.0), (fo / bfo if bfo else 1.0)
     role = {
         (True, True): "hidden",
         (False, True): "input",
