@@ -68,7 +68,7 @@ def _activation(name: str) -> None:
         close = difflib.get_close_matches(normalize(name), known(), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(
-            f"--activation {name!r} is not a known activation{hint} (known: {', '.join(known())})"
+            f"--activation {name!r}: unknown activation{hint} (known: {', '.join(known())})"
         ) from None
 
 
