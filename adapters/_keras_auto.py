@@ -236,3 +236,71 @@ def _outer(model: Any, inner: Any) -> Any:
         if any(w is v for w in getattr(inner, "weights", []) for v in layer.weights):
             return layer
     return None
+
+
+def measure(report: Any, model: Any, example_input: Any) -> list[Any]:
+    """One forward pass of a functional (or built Sequential) Keras model, every kernel layer's
+    input and output read from a sub-model; per layer the predicted and measured std (see
+    ``varinit.models.health``)."""
+    import math
+
+    import keras
+    import numpy as np
+
+    from varinit.models.health import LayerHealth
+
+    graph = getattr(model, "_functional", None) or model
+    rows = {r.name: r for r in report.rows}
+    picked = []
+    for layer in getattr(graph, "layers", []):
+        row = rows.get(f"{layer.name}.kernel")
+        if row is None or math.isnan(row.std) or _kind_of(layer) not in ("dense", "conv"):
+            continue
+        if len(getattr(layer, "_inbound_nodes", [])) != 1:
+            continue  # a shared layer: its input is ambiguous
+        picked.append((layer, row, rows.get(f"{layer.name}.bias")))
+    if not picked:
+        return []
+    ins = graph.inputs[0] if len(graph.inputs) == 1 else graph.inputs  # the structure the user passes
+    probe = keras.Model(ins, [t for layer, _, _ in picked for t in (layer.input, layer.output)])
+    outs = probe(example_input)
+    got = []
+    for k, (layer, row, brow) in enumerate(picked):
+        x = np.asarray(keras.ops.convert_to_numpy(outs[2 * k]), dtype=np.float64)
+        y = np.asarray(keras.ops.convert_to_numpy(outs[2 * k + 1]), dtype=np.float64)
+        m2 = float(np.mean(x * x))
+        sb = 0.0 if brow is None or math.isnan(brow.std) else brow.std
+        pred = math.sqrt(row.fan_in * row.std**2 * m2 + sb**2) if row.fan_in else math.nan
+        scheme = row.scheme
+        own = _own(layer)
+        if own is not None and own[0] == "act":  # Keras applies it inside: the output is phi(z)
+            pred = _post_std(own[1], own[2], pred)
+            scheme = f"{row.scheme}, after {own[1]}"
+        got.append(LayerHealth(layer.name, k + 1, pred, float(y.std()), scheme, math.sqrt(m2)))
+    return got
+
+
+def _post_std(name: str, param: float | None, sigma: float) -> float:
+    """The std of ``phi(z)`` for ``z ~ N(0, sigma**2)`` (the trapezoid rule on a fine grid).
+
+    >>> round(_post_std("relu", None, 1.0), 4)  # sqrt(1/2 - 1/(2 pi))
+    0.5838
+    """
+    import math
+
+    import numpy as np
+
+    from varinit.theory.activations import activation
+
+    z = np.linspace(-12.0, 12.0, 240_001)  # the trapezoid rule: O(h^2) at a kink, h = 1e-4
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    phi = np.asarray(activation(name, param)(sigma * z), dtype=np.float64)
+    mean = float(np.trapezoid(phi * pdf, z))
+    m2 = float(np.trapezoid(phi * phi * pdf, z))
+    return math.sqrt(max(m2 - mean * mean, 0.0))
+
+
+def _kind_of(layer: Any) -> str | None:
+    from ._keras_model import _kind
+
+    return _kind(layer)

@@ -263,7 +263,13 @@ def test_cli_prints_the_warning(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["varinit.models.auto", "varinit.models.health", "varinit.adapters._torch_auto", "varinit.theory.advice"],
+    [
+        "varinit.models.auto",
+        "varinit.models.health",
+        "varinit.adapters._torch_auto",
+        "varinit.adapters._keras_auto",
+        "varinit.theory.advice",
+    ],
 )
 def test_docstring_examples_run(module: str) -> None:
     import doctest

@@ -108,3 +108,29 @@ def test_plot_across_depth(tmp_path: Path) -> None:
     h = r.verify(net, _x())
     out = h.plot(str(tmp_path / "health.png"))
     assert Path(out).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_keras_verify_reads_each_layer_from_a_sub_model() -> None:
+    keras = pytest.importorskip("keras")
+    import numpy as np
+    from varinit.adapters.keras import init_model
+
+    inp = keras.Input((WIDTH,))
+    x = inp
+    for i in range(12):
+        x = keras.layers.Dense(WIDTH, activation="relu", name=f"d{i}")(x)
+    model = keras.Model(inp, x)
+    data = np.random.default_rng(1).standard_normal((256, WIDTH)).astype("float32")
+    r = init_model(model, "auto", seed=0)
+    h = r.verify(model, data)
+    assert [x.name for x in h.layers] == [f"d{i}" for i in range(12)]
+    # Dense applies ReLU itself: the output is relu(z), z ~ N(0, 2) with He, whose std is
+    # sqrt(2) * sqrt(1/2 - 1/(2 pi)) = 0.826; 25% as for torch's per-layer fluctuation
+    assert h.layers[0].measured == pytest.approx(math.sqrt(2) * math.sqrt(0.5 - 0.5 / math.pi), rel=0.25)
+    for x in h.layers:
+        assert x.measured == pytest.approx(x.predicted, rel=0.25), x
+    r.assert_healthy(tolerance=3.5)
+    bad = init_model(model, {"*.kernel": ("normal", {"std": 0.01}), "*.bias": "zeros"}, seed=0)
+    bad.verify(model, data)
+    with pytest.raises(HealthError, match=r"d11: signal shrinks"):
+        bad.assert_healthy(tolerance=2.0)

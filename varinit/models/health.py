@@ -163,10 +163,22 @@ def verify(report: Any, model: Any, example_input: Any) -> Health:
 
         hooks = importlib.import_module("varinit.adapters._torch_auto")  # the adapter, not a dependency
         return Health(list(hooks.measure(report, model, example_input)))
+    if _is_keras(model):
+        import importlib
+
+        hooks = importlib.import_module("varinit.adapters._keras_auto")
+        return Health(list(hooks.measure(report, model, example_input)))
     raise TypeError(
         f"model={type(model).__name__} is not supported by verify(): pass a torch.nn.Module "
-        "(Keras models are not measured yet)"
+        "or a built Keras model"
     )
+
+
+def _is_keras(model: Any) -> bool:
+    import sys
+
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(model, keras.Model)
 
 
 def _is_torch(model: Any) -> bool:
