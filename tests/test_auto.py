@@ -193,6 +193,7 @@ def test_unresolved_gets_the_stated_default_and_says_why() -> None:
     assert r["a.weight"].why.startswith("could not be resolved") and "erf" in r["a.weight"].why
     assert r["pos"].scheme == "normal" and r["pos"].std == pytest.approx(0.02)
     assert "could not be resolved" in r["pos"].why
+    assert sorted(r.unresolved) == ["a.weight", "pos"]
 
 
 def test_every_row_explains_itself_and_user_rules_after_auto_win() -> None:

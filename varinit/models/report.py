@@ -89,6 +89,11 @@ class Report:
                 out[r.name] = m
         return out
 
+    @property
+    def unresolved(self) -> list[str]:
+        """The parameters ``rules="auto"`` could not resolve (each row's ``why`` says which default)."""
+        return [r.name for r in self.rows if r.why.startswith("could not be resolved")]
+
     def verify(self, model: Any, example_input: Any) -> Any:
         """Run ``model`` once; per layer, the predicted and measured std (``varinit.models.health``)."""
         from .health import verify
