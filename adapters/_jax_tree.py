@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from varinit.core.api import stream_id
+from varinit.core.backend import get_backend
 from varinit.core.executor import execute
 from varinit.core.fans import fans
 from varinit.core.plans import Elementwise
@@ -43,6 +44,14 @@ from varinit.models.rules import (
     structure,
 )
 from varinit.rng.philox import split_key, uniform_from_words
+
+from ._jax_philox import _add64, _mulhilo, _seed_words, philox
+
+
+def _backend() -> Any:
+    """The JAX backend (``varinit.adapters.jax.BACKEND``), through the core's registry."""
+    return get_backend("jax")
+
 
 __all__ = ["Leaf", "describe", "draw_params", "init_tree", "layer_kind", "params_of_tree"]
 
@@ -275,9 +284,9 @@ def _draw_one(spec: Spec, req: Request, shape: tuple[int, ...], value: Any, seed
         with jax.default_device(dev):
             return jax.device_put(execute(req), dev)
     dtype = value.dtype
-    if BACKEND.is_generator(seed):  # JAX's stream: XLA partitions the draw over the devices
+    if _backend().is_generator(seed):  # JAX's stream: XLA partitions the draw over the devices
         return jax.jit(
-            lambda k: execute(spec.request(shape, backend=BACKEND, seed=k, dtype=dtype)),
+            lambda k: execute(spec.request(shape, backend=_backend(), seed=k, dtype=dtype)),
             out_shardings=sharding,
         )(seed)
     if not isinstance(req.plan, Elementwise) or not req.plan.random:  # needs the whole matrix
@@ -285,7 +294,7 @@ def _draw_one(spec: Spec, req: Request, shape: tuple[int, ...], value: Any, seed
     blocks = []
     for dev, index in sharding.addressable_devices_indices_map(shape).items():
         idx = tuple(index) if index is not None else ()
-        block = spec.request(shape, backend=BACKEND, seed=seed, stream=stream, dtype=dtype, index=idx)
+        block = spec.request(shape, backend=_backend(), seed=seed, stream=stream, dtype=dtype, index=idx)
         with jax.default_device(dev):
             blocks.append(jax.device_put(execute(block), dev))
     return jax.make_array_from_single_device_arrays(shape, sharding, blocks)
@@ -306,7 +315,7 @@ def _traced(req: Request) -> Any:
         or not math.prod(shape)
     ):
         return execute(req)
-    k0, k1 = vj._seed_words(src.seed)
+    k0, k1 = _seed_words(src.seed)
     s0, s1 = split_key(src.stream, "stream")
     strides = [math.prod(shape[k + 1 :]) for k in range(len(shape))]
     iotas = [jax.lax.broadcasted_iota(jnp.uint32, shape, k) for k in range(len(shape))]
@@ -319,14 +328,14 @@ def _traced(req: Request) -> Any:
         hi = jnp.zeros(shape, jnp.uint32)
         lo = jnp.zeros(shape, jnp.uint32)
         for i, st in zip(iotas, strides, strict=True):
-            h, low = vj._mulhilo(st & _MASK32, i)
-            hi, lo = vj._add64((hi, lo), (h + i * np.uint32(st >> 32), low))
+            h, low = _mulhilo(st & _MASK32, i)
+            hi, lo = _add64((hi, lo), (h + i * np.uint32(st >> 32), low))
         b0, b1 = (lo >> 2) | (hi << 30), hi >> 2
-    x0, x1, x2, x3 = vj.philox((b0, b1, np.uint32(s0), np.uint32(s1)), (k0, k1))
+    x0, x1, x2, x3 = philox((b0, b1, np.uint32(s0), np.uint32(s1)), (k0, k1))
     lane = lo & np.uint32(3)
     w = jnp.where(lane < 2, jnp.where(lane == 0, x0, x1), jnp.where(lane == 2, x2, x3))
     u = uniform_from_words(jnp, w, req.dtype)
-    return plan.transform(jnp, u, fence=vj.JaxBackend.fence).astype(req.out_dtype)
+    return plan.transform(jnp, u, fence=_backend().fence).astype(req.out_dtype)
 
 
 def draw_params(
@@ -346,7 +355,7 @@ def draw_params(
         raise TypeError(
             "measure=True needs concrete values: call init_tree outside jit/vmap, or pass measure=False"
         )
-    native = BACKEND.is_generator(seed)
+    native = _backend().is_generator(seed)
     chosen = [lf for lf in leaves if lf.param is not None]
     assigned = resolve([lf.param for lf in chosen if lf.param is not None], rules, strict=strict, base=base)
     report = Report()
@@ -361,7 +370,7 @@ def draw_params(
         try:
             leaf_seed, stream = (_leaf_key(seed, sid), 0) if native else (seed, sid)
             req = a.spec.request(
-                p.shape, backend=BACKEND, seed=leaf_seed, stream=stream, dtype=lf.value.dtype
+                p.shape, backend=_backend(), seed=leaf_seed, stream=stream, dtype=lf.value.dtype
             )
         except (ValueError, TypeError) as e:  # nothing was drawn yet: name the leaf
             raise type(e)(f"leaf {p.name!r} (shape {p.shape}), rule {a.rule} -> {a.scheme!r}: {e}") from e
@@ -454,7 +463,3 @@ def init_tree(
         flat[lf.index] = v
     out = jax.tree_util.tree_unflatten(treedef, flat)
     return (out, rep) if report else out
-
-
-from . import jax as vj  # noqa: E402  (jax.py re-exports init_tree from this module)
-from .jax import BACKEND  # noqa: E402

@@ -197,7 +197,7 @@ def _decisions(model: Any) -> dict[int, tuple[str, dict[str, Any]]]:
 
 def auto_rules(model: Any) -> dict[Any, tuple[str, dict[str, Any]]]:
     """One exact-name rule per parameter of a built Keras model (see ``varinit.models.auto``)."""
-    from ._keras_model import params_of
+    from ._keras_params import params_of
 
     decided = _decisions(model)
     rules: dict[Any, tuple[str, dict[str, Any]]] = {}
@@ -301,6 +301,6 @@ def _post_std(name: str, param: float | None, sigma: float) -> float:
 
 
 def _kind_of(layer: Any) -> str | None:
-    from ._keras_model import _kind
+    from ._keras_params import _kind
 
     return _kind(layer)

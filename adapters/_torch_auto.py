@@ -157,7 +157,7 @@ def _layer(m: torch.nn.Module) -> bool:
 
 
 def _is_norm(m: torch.nn.Module) -> bool:
-    from ._torch_model import _kind
+    from ._torch_params import _kind
 
     return _kind(m) == "norm"
 
@@ -411,7 +411,7 @@ def auto_rules(module: torch.nn.Module) -> dict[Any, tuple[str, dict[str, Any]]]
     output head); each other weight gets :func:`varinit.models.auto.choose` for the
     activation its output flows into, or the stated default where that is unclear.
     """
-    from ._torch_model import params_of
+    from ._torch_params import params_of
 
     if isinstance(module, _COMPOSITES):
         found = _composite(module, "", auto.choose("linear", via="the model's output"), "")
@@ -451,7 +451,7 @@ def measure(report: Any, model: torch.nn.Module, example_input: Any) -> list[Lay
     Per layer: the measured std of its output and the predicted one,
     ``sqrt(fan_in * std_w**2 * E[x**2] + std_b**2)`` with ``x`` the layer's actual input.
     """
-    from ._torch_model import _kind
+    from ._torch_params import _kind
 
     rows = {r.name: r for r in report.rows}
     got: list[LayerHealth] = []

@@ -500,10 +500,11 @@ def fill_dtensor(
 
     >>> # on every rank of a process group:  fill_dtensor(d, "he_normal", seed=0)
     """
+    from varinit.core.backend import get_backend
     from varinit.core.executor import execute
     from varinit.core.request import Spec
 
-    from .torch import BACKEND
+    BACKEND = get_backend("torch")
 
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(

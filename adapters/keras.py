@@ -38,7 +38,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from varinit.core.backend import Backend, get_backend
 from varinit.core.executor import execute
 from varinit.core.fans import normalize_shape
 from varinit.core.request import Spec
@@ -68,7 +67,8 @@ __all__ = [
 ]
 
 #: Keras backend name -> varinit backend name
-_BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
+from ._keras_seed import _backend, _fresh_seed, _key
+
 #: families whose laws depend on the fans (Keras' axes protocol applies to them)
 _FAN_FAMILIES = frozenset({"variance_scaling", "tf1_variance_scaling"})
 #: varinit's fan keywords: when a user gives one, it wins over Keras' axes
@@ -79,19 +79,6 @@ _register = keras.saving.register_keras_serializable(package="varinit")
 
 
 # --------------------------------------------------------------------------- shared steps
-
-
-def _backend() -> Backend:
-    name = _BACKENDS.get(keras.backend.backend())
-    if name is None:
-        raise RuntimeError(
-            f"Keras backend {keras.backend.backend()!r} is not supported by varinit; "
-            f"use one of {', '.join(_BACKENDS)}"
-        )
-    try:
-        return get_backend(name)
-    except ImportError:  # that adapter is not installed: same numbers from NumPy
-        return get_backend("numpy")
 
 
 def _draw(spec: Spec, dims: tuple[int, ...], dtype: Any, seed: int, stream: int = 0) -> Any:
@@ -133,15 +120,6 @@ def _seed_of(seed: Any) -> Any:
         "`seed` argument should be an instance of `keras.random.SeedGenerator()` or an "
         f"integer in [0, 2**64). Received: seed={seed!r}"
     )
-
-
-def _key(seed: Any) -> tuple[int, int]:
-    """(portable seed, stream id) of one call: an int as it is; a ``SeedGenerator``'s next
-    state ``(seed, counter)`` as key and stream, so each call draws a new stream."""
-    if isinstance(seed, keras.random.SeedGenerator):
-        key, counter = (int(v) for v in keras.ops.convert_to_numpy(seed.next()))
-        return key & 0xFFFFFFFF, counter & 0xFFFFFFFFFFFFFFFF
-    return int(seed), 0
 
 
 # --------------------------------------------------------------------------- the generic class
@@ -262,13 +240,6 @@ def _has_fans(scheme: str) -> bool:
         return Spec.of(scheme).scheme.family in _FAN_FAMILIES
     except (KeyError, ValueError, TypeError):
         return False  # __init__ raises the error
-
-
-def _fresh_seed() -> int:
-    """A 62-bit seed from Keras' global seed generator (``keras.utils.set_random_seed``)."""
-    bits = keras.random.randint((2,), 0, 2**31 - 1, dtype="int32")
-    hi, lo = (int(v) for v in keras.ops.convert_to_numpy(bits))
-    return (hi << 31) | lo
 
 
 # --------------------------------------------------------------------------- random drop-ins

@@ -63,7 +63,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .rules import Param, RuleError
+from .params import Param, RuleError
 
 __all__ = ["READOUT_NAMES", "base_shapes", "mup"]
 

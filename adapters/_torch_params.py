@@ -1,0 +1,93 @@
+"""torch parameters as the rules see them (``params_of``): kinds, roles, numbered blocks, fans.
+
+>>> import torch
+>>> from varinit.adapters._torch_params import params_of
+>>> [p.name for p, _ in params_of(torch.nn.Linear(2, 3))]
+['weight', 'bias']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import torch
+
+from varinit.models.rules import RESIDUAL_OUT_NAMES, Param, kind_of, roles_of, structure
+
+from . import _torch_fill as _tf
+
+_BRANCH = re.compile(r"attention|attn|mlp|feedforward|feed_forward|ffn", re.IGNORECASE)
+_BLOCK = re.compile(r"block|bottleneck|residual", re.IGNORECASE)
+
+
+def _types(m: torch.nn.Module) -> tuple[str, ...]:
+    return tuple(c.__name__ for c in type(m).__mro__ if c is not object)
+
+
+def _kind(m: torch.nn.Module) -> str | None:
+    name = type(m).__name__
+    if name == "Conv1D" and hasattr(m, "nf"):  # transformers' Conv1D is a dense layer, (in, out)
+        return "dense"
+    return kind_of(_types(m))
+
+
+def _children_of_kind(m: torch.nn.Module, kinds: tuple[str, ...]) -> list[str]:
+    return [n for n, c in m.named_children() if _kind(c) in kinds]
+
+
+def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
+    """Every parameter of ``module`` (tied ones once) as a rule ``Param``, with its tensor.
+
+    >>> import torch
+    >>> [p.roles for p, _ in params_of(torch.nn.LayerNorm(4))][0] == {"weight", "norm_scale"}
+    True
+    """
+
+    owners = dict(module.named_modules())
+    named = list(module.named_parameters())
+    where = structure([n for n, _ in named])
+    for qual, tensor in named:
+        owner_name, _, local = qual.rpartition(".")
+        owner = owners[owner_name]
+        parent_name, _, child = owner_name.rpartition(".")
+        parent = owners.get(parent_name) if owner_name else None
+        kind = _kind(owner)
+        layer, depth = where.get(qual, (None, None))
+        res_out = res_norm = False
+        if parent is not None and kind in ("dense", "conv"):
+            branch = _BRANCH.search(type(parent).__name__) is not None
+            siblings = _children_of_kind(parent, ("dense", "conv"))
+            # a branch whose output projection has a known name: that one, not its last layer
+            # (torchtitan's FeedForward defines w1, w2, w3, and w2 is the output)
+            outs = [c for c in siblings if c in RESIDUAL_OUT_NAMES]
+            last = not outs and siblings[-1:] == [child]
+            named_out = child in RESIDUAL_OUT_NAMES and layer is not None
+            res_out = (branch and last and layer is not None) or named_out
+        if parent is not None and kind == "norm":
+            convs = _children_of_kind(parent, ("conv",))
+            norms = _children_of_kind(parent, ("norm",))
+            res_norm = (
+                bool(convs) and norms[-1:] == [child] and _BLOCK.search(type(parent).__name__) is not None
+            )
+        shape = tuple(int(d) for d in tensor.shape)
+        layout = "in_out" if type(owner).__name__ == "Conv1D" and hasattr(owner, "nf") else "out_in"
+        fans = _tf._fan_overrides(owner, local, shape)
+        if layout == "in_out" and len(shape) < 2 and local == "bias":
+            w = getattr(owner, "weight", None)
+            if isinstance(w, torch.Tensor) and w.dim() == 2:
+                fans = {"fan_in": int(w.shape[0]), "fan_out": int(w.shape[1])}
+        p = Param(
+            qual,
+            shape,
+            local=local,
+            types=_types(owner),
+            kind=kind,
+            roles=roles_of(local, len(shape), kind, residual_out=res_out, residual_norm=res_norm),
+            layer=layer,
+            depth=depth,
+            fans=fans,
+            layout=layout,
+            module=owner,
+        )
+        yield p, tensor
