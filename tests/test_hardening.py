@@ -197,7 +197,8 @@ _COMPILE_CHECK = """
 import warnings
 warnings.simplefilter("ignore")
 import torch
-from varinit.adapters.torch import _fill_disabled, init_, kaiming_normal_
+from varinit.adapters._torch_fill import _fill_disabled
+from varinit.adapters.torch import init_, kaiming_normal_
 
 def draw(a, b, c):
     init_(a, "he_normal", seed=0)
