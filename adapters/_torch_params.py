@@ -47,6 +47,15 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
     owners = dict(module.named_modules())
     named = list(module.named_parameters())
     where = structure([n for n, _ in named])
+    seen: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+
+    def children(m: torch.nn.Module, kinds: tuple[str, ...]) -> list[str]:
+        # once per (module, kinds): a flat Sequential's siblings would be re-read per parameter
+        key = (id(m), kinds)
+        if key not in seen:
+            seen[key] = _children_of_kind(m, kinds)
+        return seen[key]
+
     for qual, tensor in named:
         owner_name, _, local = qual.rpartition(".")
         owner = owners[owner_name]
@@ -57,7 +66,7 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
         res_out = res_norm = False
         if parent is not None and kind in ("dense", "conv"):
             branch = _BRANCH.search(type(parent).__name__) is not None
-            siblings = _children_of_kind(parent, ("dense", "conv"))
+            siblings = children(parent, ("dense", "conv"))
             # a branch whose output projection has a known name: that one, not its last layer
             # (torchtitan's FeedForward defines w1, w2, w3, and w2 is the output)
             outs = [c for c in siblings if c in RESIDUAL_OUT_NAMES]
@@ -65,8 +74,8 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
             named_out = child in RESIDUAL_OUT_NAMES and layer is not None
             res_out = (branch and last and layer is not None) or named_out
         if parent is not None and kind == "norm":
-            convs = _children_of_kind(parent, ("conv",))
-            norms = _children_of_kind(parent, ("norm",))
+            convs = children(parent, ("conv",))
+            norms = children(parent, ("norm",))
             res_norm = (
                 bool(convs) and norms[-1:] == [child] and _BLOCK.search(type(parent).__name__) is not None
             )
