@@ -7,11 +7,6 @@ worker is killed and fails the test. Nothing is skipped.
 
 from __future__ import annotations
 
-import os
-import queue
-import socket
-import traceback
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,12 +14,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.torch, pytest.mark.distributed]
 
-import torch.multiprocessing as mp  # noqa: E402
+from _gloo import WORLD, run  # noqa: E402
 from varinit.adapters.torch import init_, init_module  # noqa: E402
 
 import varinit  # noqa: E402
 
-WORLD = 2
+PORTS = range(29500, 29600)
 TIMEOUT = 45.0
 SHAPE = (10, 7)  # uneven shards on both axes: 5 + 5 rows, 4 + 3 columns
 RULES: dict[Any, Any] = {
@@ -34,17 +29,6 @@ RULES: dict[Any, Any] = {
 }
 
 
-def _free_port() -> int:
-    for port in range(29500, 29600):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 29500-29599 on 127.0.0.1")
-
-
 def _model() -> torch.nn.Module:
     return torch.nn.Sequential(
         torch.nn.Conv2d(4, 8, 3, groups=2),
@@ -52,50 +36,6 @@ def _model() -> torch.nn.Module:
         torch.nn.Linear(8 * 4 * 4, 16),
         torch.nn.Linear(16, 10),
     )
-
-
-def _worker(rank: int, port: int, job: Callable[[int], Any], out: Any) -> None:
-    import torch.distributed as dist
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    try:
-        dist.init_process_group(
-            "gloo", rank=rank, world_size=WORLD, timeout=__import__("datetime").timedelta(seconds=30)
-        )
-        try:
-            result = job(rank)
-            if isinstance(result, dict):  # tensors travel by value (no shared-memory handles)
-                result = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in result.items()}
-            out.put((rank, "ok", result))
-        finally:
-            dist.destroy_process_group()
-    except BaseException:
-        out.put((rank, "error", traceback.format_exc()))
-
-
-def _run(job: Callable[[int], Any]) -> dict[int, Any]:
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, port, job, out), daemon=True) for r in range(WORLD)]
-    for p in procs:
-        p.start()
-    results: dict[int, Any] = {}
-    try:
-        for _ in range(WORLD):
-            rank, status, value = out.get(timeout=TIMEOUT)
-            assert status == "ok", f"rank {rank} failed:\n{value}"
-            results[rank] = value
-    except queue.Empty:
-        raise AssertionError(f"workers did not finish within {TIMEOUT} s") from None
-    finally:
-        for p in procs:
-            p.join(timeout=5)
-            if p.is_alive():
-                p.kill()
-                p.join()
-    return results
 
 
 def _dtensor_job(rank: int) -> dict[str, Any]:
@@ -114,7 +54,7 @@ def _dtensor_job(rank: int) -> dict[str, Any]:
 
 
 def test_dtensor_shards_equal_single_process_init() -> None:
-    results = _run(_dtensor_job)
+    results = run(_dtensor_job, ports=PORTS, timeout=TIMEOUT)
     for scheme in ("he_normal", "glorot_uniform", "orthogonal"):
         whole = init_(torch.empty(SHAPE), scheme, seed=1234)
         ref = varinit.init(scheme, SHAPE, seed=1234, layout="out_in")
@@ -149,7 +89,7 @@ def _fsdp_job(rank: int) -> dict[str, torch.Tensor]:
 
 
 def test_meta_model_sharded_with_fully_shard_equals_unsharded_build() -> None:
-    results = _run(_fsdp_job)
+    results = run(_fsdp_job, ports=PORTS, timeout=TIMEOUT)
     torch.manual_seed(0)
     plain = _model()
     init_module(plain, RULES, seed=99)
@@ -171,5 +111,5 @@ def _no_seed_job(rank: int) -> str:
 
 
 def test_dtensor_needs_an_int_seed() -> None:
-    for message in _run(_no_seed_job).values():
+    for message in run(_no_seed_job, ports=PORTS, timeout=TIMEOUT).values():
         assert "seed=<int>" in message

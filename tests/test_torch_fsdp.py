@@ -13,12 +13,6 @@ Workers are joined with a timeout (``TIMEOUT``); a hung worker is killed and fai
 
 from __future__ import annotations
 
-import datetime
-import os
-import queue
-import socket
-import traceback
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,11 +21,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.torch, pytest.mark.distributed]
 
-import torch.multiprocessing as mp  # noqa: E402
+from _gloo import WORLD, run  # noqa: E402
 
 import varinit  # noqa: E402
 
-WORLD = 2
+PORTS = range(29600, 29700)
 TIMEOUT = 120.0  # a bound for a loaded 2-core machine; the run takes about 30 s
 RULES: dict[Any, Any] = {"*.weight": "he_normal", "*.bias": ("normal", {"std": 0.1})}
 # (name, placements, mesh shape); 10 rows: uneven pieces for the strided shards
@@ -44,17 +38,6 @@ DIRECT: list[tuple[str, str, tuple[int, ...]]] = [
     ("fsdp_tp_like", "SS0,S0", (1, 2)),
 ]
 SHAPE = (10, 6)
-
-
-def _free_port() -> int:
-    for port in range(29600, 29700):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 29600-29699 on 127.0.0.1")
 
 
 class Block(torch.nn.Module):
@@ -77,48 +60,6 @@ class Net(torch.nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(x)  # type: ignore[no-any-return]
-
-
-def _worker(rank: int, port: int, job: Callable[[int], Any], out: Any) -> None:
-    import torch.distributed as dist
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    try:
-        dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=30))
-        try:
-            result = job(rank)
-            out.put(
-                (rank, "ok", {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in result.items()})
-            )
-        finally:
-            dist.destroy_process_group()
-    except BaseException:
-        out.put((rank, "error", traceback.format_exc()))
-
-
-def _run(job: Callable[[int], Any]) -> dict[int, Any]:
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, port, job, out), daemon=True) for r in range(WORLD)]
-    for p in procs:
-        p.start()
-    results: dict[int, Any] = {}
-    try:
-        for _ in range(WORLD):
-            rank, status, value = out.get(timeout=TIMEOUT)
-            assert status == "ok", f"rank {rank} failed:\n{value}"
-            results[rank] = value
-    except queue.Empty:
-        raise AssertionError(f"workers did not finish within {TIMEOUT} s") from None
-    finally:
-        for p in procs:
-            p.join(timeout=5)
-            if p.is_alive():
-                p.kill()
-                p.join()
-    return results
 
 
 def _placements(text: str) -> list[Any]:
@@ -196,7 +137,7 @@ def _job(rank: int) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def results() -> dict[int, Any]:
-    return _run(_job)
+    return run(_job, ports=PORTS, timeout=TIMEOUT)
 
 
 def _expected(name: str, shape: tuple[int, ...], scheme: str | None = None) -> np.ndarray:
