@@ -7,6 +7,7 @@ with the scheme, layout and fans written out here; distributions with NNX's own 
 from __future__ import annotations
 
 import doctest
+import functools
 import importlib
 import math
 from typing import Any
@@ -18,6 +19,7 @@ jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 nnx = pytest.importorskip("flax.nnx")
 
+from _flax_common import FLAX_DEFAULTS, ROLE_RULES, ratio_tol, stream_init  # noqa: E402
 from varinit.adapters.flax import init_module  # noqa: E402
 
 import varinit  # noqa: E402
@@ -28,10 +30,7 @@ pytestmark = pytest.mark.jax
 SEED = 4
 
 
-def _init(scheme: str, shape: tuple[int, ...], name: str, **kw: Any) -> np.ndarray:
-    return np.asarray(
-        varinit.init(scheme, shape, seed=SEED, stream=varinit.stream_id(name), backend="jax", **kw)
-    )
+_init = functools.partial(stream_init, seed=SEED)
 
 
 def _value(v: Any) -> np.ndarray:
@@ -60,13 +59,7 @@ class Net(nnx.Module):
         return self.ln(self.layers[1](self.layers[0](x)))
 
 
-RULES = {
-    "weight": "he_normal",
-    "bias": "torch_default",
-    "embedding": ("normal", {"std": 0.5}),
-    "norm_scale": "ones",
-    "norm_bias": "zeros",
-}
+RULES = dict(ROLE_RULES)
 
 
 def _arrays(m: Any) -> dict[str, np.ndarray]:
@@ -164,30 +157,12 @@ def test_bad_rules_fail_atomically_naming_the_parameter() -> None:
         np.testing.assert_array_equal(before[k], after[k], err_msg=k)
 
 
-FLAX_DEFAULTS = {
-    "weight": "lecun_normal",
-    "bias": "zeros",
-    "embedding": (
-        "normal",
-        {"std": "= 1 / sqrt(fan_out)"},
-    ),  # variance_scaling(1, fan_in, normal, out_axis=0)
-    "norm_scale": "ones",
-    "norm_bias": "zeros",
-}
-
-
 class Wide(nnx.Module):
     def __init__(self, rngs: Any) -> None:
         self.emb = nnx.Embed(1000, 64, rngs=rngs)
         self.conv = nnx.Conv(32, 64, (3, 3), rngs=rngs)
         self.fc1 = nnx.Linear(256, 512, rngs=rngs)
         self.ln = nnx.LayerNorm(512, rngs=rngs)
-
-
-def _ratio_tol(n: int) -> float:
-    """Two independent sample stds of n draws: the ratio's standard error is below 1/sqrt(n);
-    5 of those, a false failure below 1e-6 (fixed seeds)."""
-    return 5 / math.sqrt(n)
 
 
 def test_flax_defaults_as_rules_match_nnx_own_init() -> None:
@@ -200,7 +175,7 @@ def test_flax_defaults_as_rules_match_nnx_own_init() -> None:
             np.testing.assert_array_equal(b[k], a[k], err_msg=k)
         else:
             ratio = b[k].astype(np.float64).std() / a[k].astype(np.float64).std()
-            assert ratio == pytest.approx(1, abs=_ratio_tol(a[k].size)), k
+            assert ratio == pytest.approx(1, abs=ratio_tol(a[k].size)), k
             assert not np.array_equal(a[k], b[k])
 
 
@@ -211,7 +186,7 @@ def test_keras_preset_on_nnx_matches_glorot_in_std() -> None:
     for k in ("conv.kernel", "fc1.kernel"):
         got = _arrays(net)[k].astype(np.float64)
         ref = np.asarray(glorot(jax.random.key(3), got.shape), np.float64)
-        assert got.std() / ref.std() == pytest.approx(1, abs=_ratio_tol(got.size)), k
+        assert got.std() / ref.std() == pytest.approx(1, abs=ratio_tol(got.size)), k
     emb = _value(net.emb.embedding)
     assert (
         np.abs(emb).max() <= 0.05 and np.all(_value(net.fc1.bias) == 0) and np.all(_value(net.ln.scale) == 1)

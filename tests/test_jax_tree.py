@@ -9,6 +9,7 @@ own initializers.
 from __future__ import annotations
 
 import doctest
+import functools
 import json
 import math
 import os
@@ -25,6 +26,7 @@ jnp = pytest.importorskip("jax.numpy")
 nn = pytest.importorskip("flax.linen")
 eqx = pytest.importorskip("equinox")
 
+from _flax_common import FLAX_DEFAULTS, ROLE_RULES, ratio_tol, stream_init  # noqa: E402
 from varinit.adapters.jax import init_tree  # noqa: E402
 
 import varinit  # noqa: E402
@@ -35,11 +37,7 @@ pytestmark = pytest.mark.jax
 SEED = 3
 
 
-def _init(scheme: str, shape: tuple[int, ...], name: str, seed: Any = SEED, **kw: Any) -> np.ndarray:
-    """The reference: one public varinit.init call on the portable stream of ``name``."""
-    return np.asarray(
-        varinit.init(scheme, shape, seed=seed, stream=varinit.stream_id(name), backend="jax", **kw)
-    )
+_init = functools.partial(stream_init, seed=SEED)
 
 
 class CNN(nn.Module):
@@ -57,14 +55,7 @@ def linen_params() -> Any:
     return CNN().init(jax.random.key(0), jnp.zeros((1, 5), jnp.int32), jnp.zeros((1, 6, 6, 3)))
 
 
-RULES = {
-    "weight": "he_normal",
-    "bias": "torch_default",
-    "embedding": ("normal", {"std": 0.5}),
-    "norm_scale": "ones",
-    "norm_bias": "zeros",
-    "params.head.kernel": "zeros",
-}
+RULES = {**ROLE_RULES, "params.head.kernel": "zeros"}
 
 
 def test_linen_every_leaf_equals_varinit_init_on_its_stream(linen_params: Any) -> None:
@@ -303,17 +294,6 @@ def test_equinox_embedding_and_layernorm_kinds() -> None:
 
 # --------------------------------------------------------------------------- presets vs Flax's own init
 
-FLAX_DEFAULTS = {  # what Flax's layers start from, as rules
-    "weight": "lecun_normal",
-    "bias": "zeros",
-    "embedding": (
-        "normal",
-        {"std": "= 1 / sqrt(fan_out)"},
-    ),  # variance_scaling(1, fan_in, normal, out_axis=0)
-    "norm_scale": "ones",
-    "norm_bias": "zeros",
-}
-
 
 class Wide(nn.Module):
     @nn.compact
@@ -322,12 +302,6 @@ class Wide(nn.Module):
         x = nn.Conv(64, (3, 3))(image).mean(axis=(1, 2))
         x = nn.LayerNorm()(jnp.concatenate([x, e], axis=-1))
         return nn.Dense(512)(nn.Dense(256)(x))
-
-
-def _ratio_tol(n: int) -> float:
-    """Two independent sample stds of n draws: their ratio's standard error is below
-    1/sqrt(n); 5 of those, a false failure below 1e-6 (two-sided normal tail)."""
-    return 5 / math.sqrt(n)
 
 
 def test_flax_defaults_as_rules_match_flax_linen_init() -> None:
@@ -342,7 +316,7 @@ def test_flax_defaults_as_rules_match_flax_linen_init() -> None:
         if a.ndim == 1:  # biases and norms: zeros and ones, exactly
             np.testing.assert_array_equal(b64, a64)
             continue
-        assert b64.std() / a64.std() == pytest.approx(1, abs=_ratio_tol(a.size)), path
+        assert b64.std() / a64.std() == pytest.approx(1, abs=ratio_tol(a.size)), path
         assert abs(b64.mean()) < 5 * a64.std() / math.sqrt(a.size), path
 
 
@@ -357,12 +331,12 @@ def test_keras_preset_matches_keras_defaults_in_std() -> None:
         shape = params["params"][name]["kernel"].shape
         ref = np.asarray(glorot(jax.random.key(2), shape), np.float64)
         got = np.asarray(ours[name]["kernel"], np.float64)
-        assert got.std() / ref.std() == pytest.approx(1, abs=_ratio_tol(got.size)), name
+        assert got.std() / ref.std() == pytest.approx(1, abs=ratio_tol(got.size)), name
         assert np.abs(got).max() <= math.sqrt(6 / (math.prod(shape[:-2]) * sum(shape[-2:])))
         assert np.all(np.asarray(ours[name]["bias"]) == 0)
     emb = np.asarray(ours["Embed_0"]["embedding"], np.float64)
     assert np.abs(emb).max() <= 0.05
-    assert emb.std() == pytest.approx(0.1 / math.sqrt(12), abs=_ratio_tol(emb.size) * 0.1 / math.sqrt(12))
+    assert emb.std() == pytest.approx(0.1 / math.sqrt(12), abs=ratio_tol(emb.size) * 0.1 / math.sqrt(12))
     assert np.all(np.asarray(ours["LayerNorm_0"]["scale"]) == 1)
 
 
