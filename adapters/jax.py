@@ -404,13 +404,12 @@ def init_sharded(
     """A global array laid out by ``sharding``, each device drawing only its own block.
 
     With an int ``seed`` (portable stream) the values are the same for every mesh and
-    partitioning and equal the unsharded jitted array bit for bit (NumPy's
-    ``varinit.init(..., seed=seed)`` agrees to float32 rounding: XLA fuses a*b+c into
-    FMAs). Each device computes only its own block, the core's ``index=`` rows of the
-    global C-order stream, in one jitted kernel per block shape whose row starts are
-    traced arguments. Structured schemes (orthogonal, ...) need the whole matrix: they
-    are drawn once, then distributed. A PRNG key gives JAX's stream under
-    ``jit(out_shardings=...)``.
+    partitioning and equal the unsharded jitted array and NumPy's
+    ``varinit.init(..., seed=seed)`` bit for bit. Each device computes only its own
+    block, the core's ``index=`` rows of the global C-order stream, in one jitted kernel
+    per block shape whose row starts are traced arguments. Structured schemes
+    (orthogonal, ...) need the whole matrix: they are drawn once, then distributed. A
+    PRNG key gives JAX's stream under ``jit(out_shardings=...)``.
 
     >>> import jax, numpy as np
     >>> from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
