@@ -127,3 +127,70 @@ def test_block_on_cuda_equals_the_slice() -> None:
     out = torch.empty(req.out_shape, device="cuda")
     execute(req, out=out)
     assert np.array_equal(out.cpu().numpy(), whole[index])
+
+
+# --------------------------------------------------------------------------- a DTensor on one GPU
+
+DEVICE, PG_BACKEND = "cuda", "nccl"
+
+
+@pytest.fixture(scope="module")
+def one_gpu_mesh(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A one-process group (world size 1) and a device mesh of the one GPU."""
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+
+    store = tmp_path_factory.mktemp("pg") / "store"
+    dist.init_process_group(PG_BACKEND, init_method=f"file://{store}", rank=0, world_size=1)
+    try:
+        yield init_device_mesh(DEVICE, (1,))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture
+def triton_fills(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the Triton kernel's fills (the route taken, not only the values)."""
+    calls: list[int] = []
+    fill = triton_kernel.fill
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return fill(*args, **kwargs)
+
+    monkeypatch.setattr(triton_kernel, "fill", counted)
+    return calls
+
+
+@pytest.mark.parametrize("placement", ["shard0", "shard1", "replicate"])
+def test_dtensor_on_one_gpu_equals_numpy(one_gpu_mesh: Any, triton_fills: list[int], placement: str) -> None:
+    from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+    from varinit.adapters.torch import init_
+
+    place = {"shard0": Shard(0), "shard1": Shard(1), "replicate": Replicate()}[placement]
+    shape = (1000, 777)
+    d = distribute_tensor(torch.zeros(shape, device=DEVICE), one_gpu_mesh, [place])
+    init_(d, "trunc_normal", seed=1234)
+    assert d.to_local().device.type == DEVICE
+    want = np.asarray(varinit.init("trunc_normal", shape, seed=1234, layout="out_in"))
+    assert np.array_equal(d.full_tensor().cpu().numpy(), want)
+    assert DEVICE != "cuda" or triton_fills, "the DTensor's shard was not drawn by the Triton kernel"
+
+
+def test_fully_sharded_model_on_one_gpu_equals_cpu(one_gpu_mesh: Any, triton_fills: list[int]) -> None:
+    """FSDP2 ``fully_shard`` on the one-GPU mesh, then ``init_module``: the CPU model's bits."""
+    from torch.distributed.fsdp import fully_shard
+    from varinit.adapters.torch import init_module
+
+    def net() -> Any:
+        return torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 64))
+
+    rules = {"*.weight": "he_normal", "*.bias": ("normal", {"std": 0.02})}
+    sharded = net().to(DEVICE)
+    fully_shard(sharded, mesh=one_gpu_mesh)
+    init_module(sharded, rules, seed=7)
+    plain = net()
+    init_module(plain, rules, seed=7)
+    for (name, a), (_, b) in zip(sharded.named_parameters(), plain.named_parameters(), strict=True):
+        assert torch.equal(a.full_tensor().cpu(), b.detach()), name
+    assert DEVICE != "cuda" or triton_fills, "the sharded parameters were not drawn by the Triton kernel"
