@@ -36,6 +36,7 @@ from varinit.models.report import Report, Row
 from varinit.models.rules import (
     RESIDUAL_OUT_NAMES,
     Assignment,
+    ConstSlice,
     Param,
     fans_of,
     kind_of,
@@ -360,6 +361,7 @@ def draw_params(
     assigned = resolve([lf.param for lf in chosen if lf.param is not None], rules, strict=strict, base=base)
     report = Report()
     jobs: dict[int, tuple[Spec, Request, tuple[int, ...], Any, Any, int]] = {}  # by position
+    sliced: dict[int, tuple[ConstSlice, ...]] = {}  # a rule's constant slices, by position
     for lf, a in zip(chosen, assigned, strict=True):
         p = lf.param
         assert p is not None
@@ -375,6 +377,8 @@ def draw_params(
         except (ValueError, TypeError) as e:  # nothing was drawn yet: name the leaf
             raise type(e)(f"leaf {p.name!r} (shape {p.shape}), rule {a.rule} -> {a.scheme!r}: {e}") from e
         jobs[lf.index] = (a.spec, req, p.shape, lf.value, leaf_seed, stream)
+        if a.slices:
+            sliced[lf.index] = a.slices
         report.rows.append(_row(p, a, sid if not native else None))
     report.untouched.extend(lf.name for lf in leaves if lf.param is None)
     new: list[Any] = []
@@ -386,6 +390,9 @@ def draw_params(
             new.append(_traced(job[1]))
         else:
             new.append(_draw_one(*job))
+        for c in sliced.get(lf.index, ()):  # varinit.models.expr
+            x = jnp.asarray(new[-1])
+            new[-1] = x.at[c.index].set(c.value)
     if measure:
         drawn = [v for lf, v in zip(leaves, new, strict=True) if lf.index in jobs]
         report.rows = [_measured(r, v) for r, v in zip(report.rows, drawn, strict=True)]

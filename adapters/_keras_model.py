@@ -31,7 +31,7 @@ from varinit.core.backend import get_backend
 from varinit.core.executor import execute, execute_many
 from varinit.core.request import Portable, Request, Spec
 from varinit.models.report import Report, Row
-from varinit.models.rules import fans_of, resolve
+from varinit.models.rules import ConstSlice, fans_of, resolve
 from varinit.rng.philox import split_key
 
 from ._keras_params import _FLOATS, params_of
@@ -152,6 +152,7 @@ def init_model(
     report = Report()
     templates: dict[Any, tuple[Request, float]] = {}
     plan: list[tuple[Any, Request | None, tuple[int, ...]]] = []
+    sliced: dict[int, tuple[ConstSlice, ...]] = {}  # by position in plan
     for (p, v), a in zip(pairs, assigned, strict=True):
         if a is None:
             report.untouched.append(p.name)
@@ -185,11 +186,16 @@ def init_model(
             raise type(e)(
                 f"parameter {p.name!r} (shape {p.shape}), rule {a.rule} -> {a.scheme!r}: {e}"
             ) from e
+        if a.slices:
+            sliced[len(plan)] = a.slices
         plan.append((v, req, p.shape))
         fi, fo = fans_of(p)
         extra = {k: getattr(a, k) for k in ("why", "lr_mult", "out_mult") if hasattr(a, k)}
         report.rows.append(Row(p.name, p.shape, a.rule, a.scheme, fi, fo, std, math.nan, stream, **extra))
     values = _draw_all([(req, shape) for _, req, shape in plan])
+    for i, slices in sliced.items():  # a rule's constant slices (varinit.models.expr)
+        if values[i] is not None:  # None: a zero-size variable, nothing to write
+            values[i] = _with_slices(values[i], slices)
     for (v, req, _), x in zip(plan, values, strict=True):
         if req is not None:
             v.assign(x)
@@ -197,6 +203,14 @@ def init_model(
         for i, (row, (v, _, _), x) in enumerate(zip(report.rows, plan, values, strict=True)):
             report.rows[i] = _measured(row, x if isinstance(x, np.ndarray) else v)
     return report
+
+
+def _with_slices(x: Any, slices: tuple[ConstSlice, ...]) -> np.ndarray:
+    """``x`` (drawn values of any backend) as a host copy with ``slices`` written over it."""
+    y = np.array(keras.ops.convert_to_numpy(x))
+    for s in slices:
+        y[s.index] = s.value
+    return y
 
 
 def _draw_all(jobs: list[tuple[Request | None, tuple[int, ...]]]) -> list[Any]:

@@ -20,7 +20,7 @@ from varinit.core.api import stream_id
 from varinit.core.executor import execute_many
 from varinit.core.request import Request, Spec
 from varinit.models.report import Report, Row
-from varinit.models.rules import Param, fans_of, resolve
+from varinit.models.rules import ConstSlice, Param, fans_of, resolve
 
 from . import _torch_fill as _tf
 from ._torch_params import params_of
@@ -90,10 +90,19 @@ def init_module(
     report = Report()
     templates: dict[Any, tuple[Request, float]] = {}
     plan: list[tuple[torch.Tensor, Request | None, Spec, int]] = []
+    sliced: list[tuple[torch.Tensor, tuple[ConstSlice, ...]]] = []
     for (p, tensor), a in zip(chosen, assigned, strict=True):
         if a is None:
             report.untouched.append(p.name)
             continue
+        if a.slices:
+            if _tf._is_dtensor(tensor):
+                raise ValueError(
+                    f"parameter {p.name!r} (shape {p.shape}), rule {a.rule}: its slices "
+                    f"{[(s.start, s.stop, s.value) for s in a.slices]} cannot be written into a DTensor; "
+                    "initialize the module before sharding it, or give this parameter a rule without slices"
+                )
+            sliced.append((tensor, a.slices))
         stream = stream_id(p.name) if portable else 0
         req, std = None, math.nan
         if math.prod(p.shape) and not _tf._is_dtensor(tensor):
@@ -113,6 +122,10 @@ def init_module(
     for tensor, req, spec, stream in plan:
         if req is None:  # zero-size (torch's warning) and DTensor parameters
             _tf._fill(tensor, spec, None if gen is not None else seed, gen, stream)
+    with torch.no_grad():
+        for tensor, slices in sliced:  # a rule's constant slices (varinit.models.expr)
+            for s in slices:
+                tensor[s.index] = s.value
     if measure:
         for i, (row, (tensor, _, _, _)) in enumerate(zip(report.rows, plan, strict=True)):
             report.rows[i] = _measured(row, tensor)

@@ -14,7 +14,10 @@ A rule maps a *target* to a *scheme*. Targets:
 A scheme is a name, a ``varinit.Scheme``, ``(name, {overrides})``, ``None`` (leave the
 parameter alone), or a callable ``f(param) -> scheme`` (the way to write depth-aware rules).
 An override written as a string starting with ``=`` is an expression in ``layer``,
-``depth``, ``fan_in``, ``fan_out``, ``numel`` and ``sqrt``: ``{"std": "= 0.02 / sqrt(2 * depth)"}``.
+``depth``, ``fan_in``, ``fan_out``, ``numel``, ``shape[i]``, ``module.<attr>`` (a number
+attribute of the owning layer) and ``sqrt``: ``{"std": "= 0.02 / sqrt(2 * depth)"}``. The
+override ``slices`` writes constants over parts of the parameter after it is drawn (see
+``varinit.models.expr``).
 
 Precedence: when several rules match a parameter, the one whose matches (on this model)
 are a strict subset of every other's wins; two rules that match exactly the same
@@ -29,17 +32,17 @@ parameters, or overlap with neither containing the other, are an error that name
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import math
-import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.request import Spec
 from ..core.table import Scheme
+from .expr import ConstSlice, check_slices, const_slices, evaluate
+from .expr import is_expr as _is_expr
 from .params import (
     RESIDUAL_OUT_NAMES,
     ROLES,
@@ -56,9 +59,11 @@ __all__ = [  # Param and its helpers live in varinit.models.params; importable h
     "RESIDUAL_OUT_NAMES",
     "ROLES",
     "Assignment",
+    "ConstSlice",
     "Param",
     "RuleError",
     "RuleTypeError",
+    "evaluate",
     "fans_of",
     "kind_of",
     "parse_rules",
@@ -102,6 +107,8 @@ class Assignment:
     ``why``, ``lr_mult``, ``out_mult``: report data a rule may give alongside its scheme
     (overrides under these names are not passed to the scheme): an automatic rule's reason,
     and the learning-rate and output multipliers a parametrization such as μP prescribes.
+    ``slices``: constants every front door writes over parts of the drawn values (the
+    override ``slices``), in order.
     """
 
     rule: str
@@ -110,6 +117,7 @@ class Assignment:
     why: str = ""
     lr_mult: float | None = None
     out_mult: float | None = None
+    slices: tuple[ConstSlice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,8 +259,10 @@ def parse_rules(rules: Any, *, base: type | None = None) -> list[Rule]:
             target, label = _target(raw_t, base)
             sch, kw = _scheme(label, raw_s)
             if isinstance(sch, str | Scheme):
-                static = {k: v for k, v in kw.items() if not _is_expr(v) and k not in _REPORT_KEYS}
+                static = {k: v for k, v in kw.items() if not _is_expr(v) and k not in _RESERVED}
                 try:
+                    if "slices" in kw:
+                        check_slices(kw["slices"])
                     Spec.of(sch, **static)  # the scheme and its plain overrides, now
                 except (ValueError, TypeError) as e:
                     name = sch if isinstance(sch, str) else sch.name
@@ -338,68 +348,6 @@ def _winner(p: Param, cands: list[int], parsed: list[Rule], sets: list[frozenset
     )
 
 
-_OPS: dict[type, Callable[..., Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-    ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-}
-
-
-def _is_expr(v: Any) -> bool:
-    return isinstance(v, str) and v.startswith("=")
-
-
-def evaluate(text: str, env: Mapping[str, float | None]) -> float:
-    """An override expression (arithmetic, ``sqrt``, names in ``env``) -> float.
-
-    >>> evaluate("= 0.02 / sqrt(2 * depth)", {"depth": 2})
-    0.01
-    """
-    src = text.removeprefix("=").strip()
-    try:
-        tree = ast.parse(src, mode="eval")
-    except SyntaxError as e:
-        raise RuleError(f"override expression {text!r} is not arithmetic: {e.msg}") from e
-
-    def ev(n: ast.AST) -> float:
-        if isinstance(n, ast.Expression):
-            return ev(n.body)
-        if isinstance(n, ast.Constant) and isinstance(n.value, int | float) and not isinstance(n.value, bool):
-            return float(n.value)
-        if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
-            return float(_OPS[type(n.op)](ev(n.left), ev(n.right)))
-        if isinstance(n, ast.UnaryOp) and type(n.op) in _OPS:
-            return float(_OPS[type(n.op)](ev(n.operand)))
-        if (
-            isinstance(n, ast.Call)
-            and isinstance(n.func, ast.Name)
-            and n.func.id == "sqrt"
-            and len(n.args) == 1
-        ):
-            return math.sqrt(ev(n.args[0]))
-        if isinstance(n, ast.Name):
-            if n.id not in env:
-                raise RuleError(
-                    f"override expression {text!r}: unknown name {n.id!r}; names: {', '.join(env)}, sqrt"
-                )
-            v = env[n.id]
-            if v is None:
-                raise RuleError(
-                    f"override expression {text!r} uses {n.id!r}, which is not known for this parameter "
-                    "(layer and depth come from a numbered block in its name, such as 'h.3.')"
-                )
-            return float(v)
-        raise RuleError(
-            f"override expression {text!r}: only numbers, + - * / **, sqrt() and names are allowed"
-        )
-
-    return ev(tree)
-
-
 def _assign(p: Param, r: Rule) -> Assignment | None:
     sch, kw = r.scheme, dict(r.overrides)
     try:
@@ -417,9 +365,15 @@ def _assign(p: Param, r: Rule) -> Assignment | None:
             "fan_in": fan_in,
             "fan_out": fan_out,
             "numel": math.prod(p.shape),
+            "shape": p.shape,
+            "module": p.module,
         }
+        raw_slices = kw.pop("slices", None)
         kw = {k: evaluate(v, env) if _is_expr(v) else v for k, v in kw.items()}
-        why = str(kw.pop("why", ""))
+        slices = () if raw_slices is None else const_slices(raw_slices, env, p.shape)
+        why = str(kw.pop("why", "")) or "; ".join(
+            f"then [{s.start}:{s.stop}] of axis {s.axis} = {s.value:g}" for s in slices
+        )
         lr, out = kw.pop("lr_mult", None), kw.pop("out_mult", None)
         fan_kw = {} if _FAN_KEYS & kw.keys() else dict(p.fans)
         spec = Spec.of(sch, layout=p.layout, **(fan_kw | kw))
@@ -431,6 +385,7 @@ def _assign(p: Param, r: Rule) -> Assignment | None:
             why,
             None if lr is None else float(lr),
             None if out is None else float(out),
+            slices,
         )
     except (ValueError, TypeError) as e:
         name = sch if isinstance(sch, str) else getattr(sch, "name", sch)
@@ -439,3 +394,4 @@ def _assign(p: Param, r: Rule) -> Assignment | None:
 
 _FAN_KEYS = frozenset({"fan_in", "fan_out", "in_axis", "out_axis", "batch_axis", "groups"})
 _REPORT_KEYS = frozenset({"why", "lr_mult", "out_mult"})
+_RESERVED = _REPORT_KEYS | {"slices"}
