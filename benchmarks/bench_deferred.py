@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from _common import cpuinfo, simd
 from varinit.adapters.torch import init_module, skip_init
 
 RULES: dict[Any, Any] = {
@@ -65,12 +66,10 @@ def _isa() -> str:
 
 
 def _flags() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
+    info = cpuinfo()
+    if info is None:
         return "unknown"
-    return ", ".join(f for f in ("avx2", "fma", "avx512f") if f in flags) or "none of avx2/avx512f"
+    return ", ".join(simd(info)) or "none of avx2/avx512f"
 
 
 def _timed(build: Callable[[], torch.nn.Module]) -> tuple[float, torch.nn.Module]:

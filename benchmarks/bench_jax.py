@@ -10,10 +10,10 @@ from jnp integer ops, one fused elementwise kernel).
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from typing import Any
 
+import _common
 import jax
 import jax.numpy as jnp
 from varinit.adapters.jax import initializer
@@ -22,13 +22,8 @@ SHAPE = (4096, 4096)
 
 
 def best(fn: Callable[[Any], Any], arg: Any, repeat: int) -> float:
-    jax.block_until_ready(fn(arg))  # compile
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(arg))
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    """Best of ``repeat`` calls of ``fn(arg)`` after one that compiles, each waited for."""
+    return _common.best(lambda: fn(arg), repeat, sync=jax.block_until_ready)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ import timeit
 from collections.abc import Callable
 
 import numpy as np
+from _common import cpuinfo
 
 import varinit
 from varinit.core.request import request
@@ -36,13 +37,9 @@ def best(f: Callable[[], object], repeat: int) -> float:
 
 
 def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    name = (cpuinfo() or {}).get("model name")
+    if name is not None:
+        return name.strip()
     return platform.processor() or platform.machine()
 
 

@@ -20,24 +20,12 @@ import cProfile
 import os
 import platform
 import pstats
-import time
 from collections.abc import Callable
 
 import torch
+from _common import best_pair, cpu_flags
 from torch import nn
 from varinit.adapters.torch import init_module
-
-
-def cpu_flags() -> str:
-    """The SIMD extensions the CPU reports (Linux), of those that matter to the kernels."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return "unknown"
-    have = [f for f in ("avx2", "fma", "avx512f") if f in flags]
-    return ", ".join(have) + ("" if "avx512f" in flags else "; no AVX-512")
-
 
 # --------------------------------------------------------------------------- models
 
@@ -127,20 +115,6 @@ def gpt2_small() -> tuple[nn.Module, Callable[[], None]] | None:
 
 
 # --------------------------------------------------------------------------- timing
-
-
-def best_pair(a: Callable[[], object], b: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """The fastest of ``repeat`` runs of each, after a warm-up; the two alternate, so a slow
-    spell of a shared machine slows both."""
-    a()
-    b()
-    ta, tb = [], []
-    for _ in range(repeat):
-        for f, times in ((a, ta), (b, tb)):
-            t = time.perf_counter()
-            f()
-            times.append(time.perf_counter() - t)
-    return min(ta), min(tb)
 
 
 def profile(model: nn.Module, preset: str) -> None:

@@ -19,7 +19,6 @@ import argparse
 import math
 import os
 import platform
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from _common import best, cpu_flags
 from varinit.adapters.jax import init_tree
 
 FLAX_DEFAULTS = {
@@ -36,17 +36,6 @@ FLAX_DEFAULTS = {
     "norm_scale": "ones",
     "norm_bias": "zeros",
 }
-
-
-def cpu_flags() -> str:
-    """The SIMD extensions the CPU reports (Linux), of those that matter to the kernels."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return "unknown"
-    have = [f for f in ("avx2", "fma", "avx512f") if f in flags]
-    return ", ".join(have) + ("" if "avx512f" in flags else "; no AVX-512")
 
 
 # --------------------------------------------------------------------------- models
@@ -110,19 +99,6 @@ class Transformer(nn.Module):
         return nn.Dense(self.vocab, use_bias=False)(nn.LayerNorm()(x))
 
 
-# --------------------------------------------------------------------------- timing
-
-
-def best(f: Callable[[], Any], repeat: int) -> float:
-    jax.block_until_ready(f())  # first call: compiles, caches
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        jax.block_until_ready(f())
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -157,14 +133,14 @@ def main() -> None:
             ),
         }
         for mode, (theirs, ours, measured) in runs.items():
-            t_flax = best(theirs, args.repeat)
-            t_ours = best(ours, args.repeat)
+            t_flax = best(theirs, args.repeat, sync=jax.block_until_ready)
+            t_ours = best(ours, args.repeat, sync=jax.block_until_ready)
             line = (
                 f"{name:<12}{len(leaves):>7}{n:>12,}  {mode:<6}{t_flax * 1e3:>8.1f}ms"
                 f"{t_ours * 1e3:>8.1f}ms{t_ours / t_flax:>9.2f}x"
             )
             if measured is not None:
-                t_meas = best(measured, args.repeat)
+                t_meas = best(measured, args.repeat, sync=jax.block_until_ready)
                 line += f"{t_meas * 1e3:>8.1f}ms{t_meas / t_flax:>9.2f}x"
             print(line)
 

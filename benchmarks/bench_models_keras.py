@@ -19,7 +19,6 @@ import argparse
 import math
 import os
 import platform
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,20 +26,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+from _common import best, cpu_flags
 from varinit.adapters.keras import init_model
 
 L = keras.layers
-
-
-def cpu_flags() -> str:
-    """The SIMD extensions the CPU reports (Linux), of those that matter to the kernels."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return "unknown"
-    have = [f for f in ("avx2", "fma", "avx512f") if f in flags]
-    return ", ".join(have) + ("" if "avx512f" in flags else "; no AVX-512")
 
 
 # --------------------------------------------------------------------------- models
@@ -117,16 +106,6 @@ def keras_init(plan: list[tuple[Any, Any]]) -> Callable[[], None]:
 
 def sync(v: Any) -> None:
     keras.ops.convert_to_numpy(v.value)  # the backend has finished the last assignment
-
-
-def best(f: Callable[[], Any], repeat: int) -> float:
-    f()  # first call: graphs, caches
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

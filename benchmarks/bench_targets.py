@@ -27,23 +27,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _common import best_pair, cpuinfo, simd, timings
+
 SHAPE = (4096, 4096)
 GROUPS = ("torch", "numpy", "module", "jax", "busy")
-
-
-def best_pair(ours: Callable[[], object], theirs: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Best-of-``repeat`` seconds of each, run alternately (load hits both alike)."""
-    ours()
-    theirs()
-    a, b = [], []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        ours()
-        a.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        theirs()
-        b.append(time.perf_counter() - t)
-    return min(a), min(b)
 
 
 def row(label: str, ours: float, theirs: float, target: str) -> None:
@@ -53,18 +40,9 @@ def row(label: str, ours: float, theirs: float, target: str) -> None:
 
 
 def cpu() -> str:
-    name, flags = "", set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name") and not name:
-                    name = line.split(":", 1)[1].strip()
-                if line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    feats = [f for f in ("avx2", "fma", "avx512f") if f in flags]
-    return f"{name or 'unknown CPU'} ({', '.join(feats) or 'no AVX2'})"
+    info = cpuinfo()
+    name = (info or {}).get("model name", "").strip()
+    return f"{name or 'unknown CPU'} ({', '.join(simd(info)) or 'no AVX2'})"
 
 
 def bench_torch(n: int) -> None:
@@ -216,25 +194,16 @@ def bench_busy(n: int) -> None:
         pass
     for label, f in calls:
         f()
-        quiet = min(_times(f, n))
+        quiet = min(timings(f, n))
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
             time.sleep(0.3)
-            busy = min(_times(f, n))
+            busy = min(timings(f, n))
         finally:
             hog.kill()
             hog.wait()
         row(label, busy, quiet, "<= 2x")
     print(f"  ({np.__name__} / torch threads share {os.cpu_count()} CPUs with the busy process)")
-
-
-def _times(f: Callable[[], object], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        f()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def main() -> None:
