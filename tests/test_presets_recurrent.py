@@ -132,11 +132,12 @@ def test_torch_preset_int_seed_reproduces_the_same_bits() -> None:
 
 
 def test_a_rule_reading_a_layer_attribute_it_lacks_is_an_error() -> None:
-    bound = "= 1 / sqrt(module.hidden_size)"  # the torch preset's recurrent law, aimed too wide
+    # the torch preset's recurrent law, aimed at every weight: nn.Linear has no hidden_size
+    law = ("uniform", {"low": "= -1 / sqrt(module.hidden_size)", "high": "= 1 / sqrt(module.hidden_size)"})
     net = nn.Sequential(nn.LSTM(4, 8), nn.Linear(8, 3))
     before = {n: t.detach().clone() for n, t in net.named_parameters()}
     with pytest.raises(RuleError, match=r"'1\.weight'.*Linear.*no attribute 'hidden_size'.*type:"):
-        init_module(net, {"weight": ("uniform", {"low": "= -" + bound[2:], "high": bound}), "bias": "zeros"})
+        init_module(net, {"weight": law, "bias": "zeros"})
     assert all(torch.equal(t, before[n]) for n, t in net.named_parameters())  # nothing written
 
 
@@ -172,6 +173,7 @@ def test_slices_write_constants_over_the_drawn_values() -> None:
         init_module(lstm, {"*": ("zeros", {"slices": [{"start": 0}]})})
 
 
+@pytest.mark.jax
 def test_slices_in_jax_init_tree() -> None:
     jnp = pytest.importorskip("jax.numpy")
     from varinit.adapters.jax import init_tree
