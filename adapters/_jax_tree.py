@@ -166,6 +166,50 @@ def _fans(owner: Any, shape: tuple[int, ...], layout: str, bias: bool) -> dict[s
     return {"fan_in": fi, "fan_out": fo}
 
 
+#: linen attention layers, and how many trailing kernel axes are features in each projection
+_ATTENTION = ("MultiHeadDotProductAttention", "MultiHeadAttention", "SelfAttention")
+_PROJECTIONS = {"query": 2, "key": 2, "value": 2, "out": 1}
+
+
+def _general_fans(owner: Mapping[str, Any], features: int) -> dict[str, Any]:
+    """A general dense layer's fans (its kernel and its bias): the flattened kernel's."""
+    shape = tuple(int(d) for d in owner["kernel"].shape)
+    return {"fan_in": math.prod(shape[:-features]), "fan_out": math.prod(shape[-features:])}
+
+
+def _linen_features(parts: tuple[str, ...], nodes: list[Any]) -> int | None:
+    """How many trailing axes of a linen layer's kernel of rank >= 3 are its features, where the
+    layer is a general dense one (``DenseGeneral``: kernel ``(*inputs, *features)``, fans of
+    the flattened ``(prod(inputs), prod(features))``); ``None`` for convs and the rest.
+
+    Read from the bias (its shape is the features; a conv's bias is a vector), else from
+    the attention projections' names (``query``/``key``/``value``: 2, ``out``: 1), else
+    Flax's default ``axis=-1`` (every axis but the first is a feature).
+    """
+    owner = nodes[-1]
+    if not isinstance(owner, Mapping) or len(parts) < 2:
+        return None
+    k: Any = owner.get("kernel")
+    if not _is_array(k) or len(k.shape) < 3:
+        return None
+    types = _types(owner, parts[-2])
+    if types and types[0] != "DenseGeneral":
+        return None  # a conv, an einsum: fans from the shape
+    parent = nodes[-2] if len(nodes) > 1 and len(parts) > 2 else None
+    projection = parts[-2] in _PROJECTIONS and (
+        any(t in _ATTENTION for t in _types(parent, parts[-3]))
+        or set(_PROJECTIONS) <= set(_child_names(parent))
+    )
+    b: Any = owner.get("bias")
+    if _is_array(b) and 2 <= len(b.shape) < len(k.shape) and tuple(k.shape[-len(b.shape) :]) == b.shape:
+        return len(b.shape)
+    if projection:
+        return _PROJECTIONS[parts[-2]]
+    if not types:
+        return None  # a user-named layer with a vector bias or none: read as a conv
+    return 1 if _is_array(b) and len(b.shape) == 1 else len(k.shape) - 1
+
+
 def params_of_tree(tree: Any) -> tuple[list[Leaf], Any]:
     """Every leaf of ``tree`` with its ``Param`` (``None`` for a non-float array leaf, and for
     every leaf outside ``"params"`` in a linen variables dict), and the tree's structure.
@@ -195,8 +239,12 @@ def describe(
     where = structure(names)
     # each owner's kind, for the structural roles (last dense of a branch, last norm of a block)
     kinds: dict[tuple[str, ...], str | None] = {}
+    general: dict[tuple[str, ...], int] = {}  # linen general dense layers: their feature axes
     for parts, _, nodes in raw:
         kinds[parts[:-1]] = layer_kind(_types(nodes[-1], parts[-2] if len(parts) > 1 else ""))
+        if parts[:-1] not in general and (feat := _linen_features(parts, nodes)) is not None:
+            general[parts[:-1]] = feat
+            kinds[parts[:-1]] = "dense"
     out: list[Leaf] = []
     for i, ((parts, value, nodes), name) in enumerate(zip(raw, names, strict=True)):
         if not _is_array(value):
@@ -238,7 +286,9 @@ def describe(
             roles=frozenset(roles),
             layer=layer,
             depth=depth,
-            fans=_fans(owner, shape, layout, "bias" in roles),
+            fans=_general_fans(owner, general[parts[:-1]])
+            if parts[:-1] in general
+            else _fans(owner, shape, layout, "bias" in roles),
             layout=layout,
             module=None if isinstance(owner, Mapping | list | tuple) else owner,
         )
@@ -440,8 +490,10 @@ def init_tree(
     Names are key paths joined by dots (``params.Dense_0.kernel``, ``layers.0.weight``).
     Layer types: a linen auto-named module gives its class (``Dense_0`` -> ``Dense``; a
     user-named one gives none: target it by name); an Equinox layer its class's MRO.
-    Layouts: Flax/JAX kernels are ``in_out`` (``(in, out)``, conv ``(*k, in, out)``);
-    Equinox leaves ``out_in`` (``(out, in)``, conv ``(out, in/groups, *k)``); a bias takes
+    Layouts: Flax/JAX kernels are ``in_out`` (``(in, out)``, conv ``(*k, in, out)``; a
+    linen ``DenseGeneral`` or attention projection ``(*inputs, *features)`` takes the
+    flattened matrix's fans, as Flax does, its features read from the bias's shape or the
+    projection's name, else Flax's default ``axis=-1``); Equinox leaves ``out_in`` (``(out, in)``, conv ``(out, in/groups, *k)``); a bias takes
     its layer's weight fans. Leaves that are not floating arrays (ints, PRNG keys), and in a
     linen variables dict every collection but ``"params"`` (``batch_stats``), are left alone
     and listed in the report.
