@@ -493,10 +493,11 @@ def init_tree(
     Layouts: Flax/JAX kernels are ``in_out`` (``(in, out)``, conv ``(*k, in, out)``; a
     linen ``DenseGeneral`` or attention projection ``(*inputs, *features)`` takes the
     flattened matrix's fans, as Flax does, its features read from the bias's shape or the
-    projection's name, else Flax's default ``axis=-1``); Equinox leaves ``out_in`` (``(out, in)``, conv ``(out, in/groups, *k)``); a bias takes
-    its layer's weight fans. Leaves that are not floating arrays (ints, PRNG keys), and in a
-    linen variables dict every collection but ``"params"`` (``batch_stats``), are left alone
-    and listed in the report.
+    projection's name, else Flax's default ``axis=-1``); Equinox leaves ``out_in``
+    (``(out, in)``, conv ``(out, in/groups, *k)``); a bias takes its layer's weight fans.
+    Leaves that are not floating arrays (ints, PRNG keys), and in a linen variables dict
+    every collection but ``"params"`` (``batch_stats``), are left alone and listed in the
+    report.
 
     ``seed=int``: leaf ``name`` draws from the portable stream ``stream_id(name)``, bit for
     bit ``varinit.init(scheme, shape, seed=seed, stream=stream_id(name), layout=...,

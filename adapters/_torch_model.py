@@ -88,6 +88,8 @@ def init_module(
     gen = seed if isinstance(seed, torch.Generator) else None
     portable = seed is not None and gen is None
     report = Report()
+    rows: list[tuple[Any, ...]] = []  # each row's fields but the measured std
+    fans_seen: dict[tuple[Any, ...], tuple[float | None, float | None]] = {}
     templates: dict[Any, tuple[Request, float]] = {}
     plan: list[tuple[torch.Tensor, Request | None, Spec, int]] = []
     sliced: list[tuple[torch.Tensor, tuple[ConstSlice, ...]]] = []
@@ -112,10 +114,10 @@ def init_module(
         else:
             std = _tf._std_or_nan(a.spec, p.shape)
         plan.append((tensor, req, a.spec, stream))
-        fi, fo = fans_of(p)
+        fk = (p.shape, p.layout, tuple(p.fans.items()))
+        fi, fo = fans_seen[fk] if fk in fans_seen else fans_seen.setdefault(fk, fans_of(p))
         sid = stream if portable else None
-        row = Row(p.name, p.shape, a.rule, a.scheme, fi, fo, std, math.nan, sid, a.why, a.lr_mult, a.out_mult)
-        report.rows.append(row)
+        rows.append((p.name, p.shape, a.rule, a.scheme, fi, fo, std, sid, a.why, a.lr_mult, a.out_mult))
     report.untouched.extend(skipped)
     with torch.no_grad():
         execute_many((req, tensor) for tensor, req, _, _ in plan if req is not None)
@@ -126,9 +128,9 @@ def init_module(
         for tensor, slices in sliced:  # a rule's constant slices (varinit.models.expr)
             for s in slices:
                 tensor[s.index] = s.value
-    if measure:
-        for i, (row, (tensor, _, _, _)) in enumerate(zip(report.rows, plan, strict=True)):
-            report.rows[i] = _measured(row, tensor)
+    measured = _measured([tensor for tensor, _, _, _ in plan]) if measure else [math.nan] * len(plan)
+    for (name, shape, rule, scheme, fi, fo, std, sid, why, lr, out), m in zip(rows, measured, strict=True):
+        report.rows.append(Row(name, shape, rule, scheme, fi, fo, std, m, sid, why, lr, out))
     return report
 
 
@@ -144,13 +146,28 @@ def _named(p: Param, a: Any, fn: Callable[..., _T], *args: Any) -> _T:
 MEASURE_MOST = 1 << 20
 
 
-def _measured(row: Row, tensor: torch.Tensor) -> Row:
-    from dataclasses import replace
+#: parameters up to this many elements are measured together, one stacked std per group
+_BATCH_MOST = 1 << 16
 
-    if _tf._is_dtensor(tensor) or tensor.numel() < 2 or tensor.is_complex() or not tensor.is_floating_point():
-        return row
+
+def _measured(tensors: list[torch.Tensor]) -> list[float]:
+    """Each tensor's std (NaN where there is none): small ones of one size, dtype and device
+    in one stacked reduction (a model of many small layers pays one op, not one per layer),
+    larger ones from at most ``MEASURE_MOST`` evenly spaced elements each."""
+    out = [math.nan] * len(tensors)
+    groups: dict[tuple[int, torch.dtype, torch.device], list[int]] = {}
     with torch.no_grad():
-        flat = tensor.detach().reshape(-1)
-        step = -(-flat.numel() // MEASURE_MOST)
-        m = float(flat[::step].to(torch.float64).std())
-    return replace(row, measured=m)
+        for i, t in enumerate(tensors):
+            if _tf._is_dtensor(t) or t.numel() < 2 or t.is_complex() or not t.is_floating_point():
+                continue
+            if t.numel() <= _BATCH_MOST:
+                groups.setdefault((t.numel(), t.dtype, t.device), []).append(i)
+                continue
+            flat = t.detach().reshape(-1)
+            step = -(-flat.numel() // MEASURE_MOST)
+            out[i] = float(flat[::step].to(torch.float64).std())
+        for idx in groups.values():
+            stacked = torch.stack([tensors[i].detach().reshape(-1) for i in idx]).to(torch.float64)
+            for i, m in zip(idx, stacked.std(dim=1).tolist(), strict=True):
+                out[i] = m
+    return out

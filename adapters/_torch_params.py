@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 
 import torch
@@ -21,15 +22,27 @@ _BRANCH = re.compile(r"attention|attn|mlp|feedforward|feed_forward|ffn", re.IGNO
 _BLOCK = re.compile(r"block|bottleneck|residual", re.IGNORECASE)
 
 
+#: each layer class's names (its MRO) and kind, read once per class
+_CLASSES: weakref.WeakKeyDictionary[type, tuple[tuple[str, ...], str | None]] = weakref.WeakKeyDictionary()
+
+
+def _class(cls: type) -> tuple[tuple[str, ...], str | None]:
+    hit = _CLASSES.get(cls)
+    if hit is None:
+        names = tuple(c.__name__ for c in cls.__mro__ if c is not object)
+        _CLASSES[cls] = hit = (names, kind_of(names))
+    return hit
+
+
 def _types(m: torch.nn.Module) -> tuple[str, ...]:
-    return tuple(c.__name__ for c in type(m).__mro__ if c is not object)
+    return _class(type(m))[0]
 
 
 def _kind(m: torch.nn.Module) -> str | None:
     name = type(m).__name__
     if name == "Conv1D" and hasattr(m, "nf"):  # transformers' Conv1D is a dense layer, (in, out)
         return "dense"
-    return kind_of(_types(m))
+    return _class(type(m))[1]
 
 
 def _children_of_kind(m: torch.nn.Module, kinds: tuple[str, ...]) -> list[str]:
@@ -48,6 +61,7 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
     named = list(module.named_parameters())
     where = structure([n for n, _ in named])
     seen: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+    named_outs: dict[int, list[str]] = {}
 
     def children(m: torch.nn.Module, kinds: tuple[str, ...]) -> list[str]:
         # once per (module, kinds): a flat Sequential's siblings would be re-read per parameter
@@ -55,6 +69,12 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
         if key not in seen:
             seen[key] = _children_of_kind(m, kinds)
         return seen[key]
+
+    def outs_of(m: torch.nn.Module) -> list[str]:
+        # the dense/conv children with a known output name, also once per module
+        if id(m) not in named_outs:
+            named_outs[id(m)] = [c for c in children(m, ("dense", "conv")) if c in RESIDUAL_OUT_NAMES]
+        return named_outs[id(m)]
 
     for qual, tensor in named:
         owner_name, _, local = qual.rpartition(".")
@@ -69,8 +89,7 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
             siblings = children(parent, ("dense", "conv"))
             # a branch whose output projection has a known name: that one, not its last layer
             # (torchtitan's FeedForward defines w1, w2, w3, and w2 is the output)
-            outs = [c for c in siblings if c in RESIDUAL_OUT_NAMES]
-            last = not outs and siblings[-1:] == [child]
+            last = not outs_of(parent) and siblings[-1:] == [child]
             named_out = child in RESIDUAL_OUT_NAMES and layer is not None
             res_out = (branch and last and layer is not None) or named_out
         if parent is not None and kind == "norm":

@@ -203,8 +203,5 @@ def structure(names: Sequence[str]) -> dict[str, tuple[int, int]]:
             groups.setdefault(prefix, set()).add(idx)
             break
     # a bare number is a container's index (torch's ModuleList); 'Dense_0' needs a sibling
-    return {
-        n: (i, max(groups[pre]) + 1)
-        for n, (pre, i) in found.items()
-        if len(groups[pre]) > 1 or pre.endswith("/")
-    }
+    depth = {pre: max(idx) + 1 for pre, idx in groups.items() if len(idx) > 1 or pre.endswith("/")}
+    return {n: (i, depth[pre]) for n, (pre, i) in found.items() if pre in depth}

@@ -293,14 +293,37 @@ def resolve(
                     "to allow rules that match nothing"
                 )
     out: list[Assignment | None] = []
+    # a plain rule (a scheme with constant overrides) assigns the same at the same shape,
+    # layout and fans: built once per such key, not once per parameter
+    plain = [
+        not (callable(r.scheme) and not isinstance(r.scheme, Scheme))
+        and not any(_is_expr(v) for v in r.overrides.values())
+        and "slices" not in r.overrides
+        for r in parsed
+    ]
+    done: dict[tuple[Any, ...], Assignment | None] = {}
     for i, p in enumerate(params):
         cands = [j for j, h in enumerate(hits[i]) if h]
         if not cands:
             out.append(None)
             continue
-        win = _winner(p, cands, parsed, sets)
-        out.append(_assign(p, parsed[win]))
+        win = _winner(p, cands, parsed, sets) if len(cands) > 1 else cands[0]
+        key = _plain_key(win, p) if plain[win] else None
+        if key is None:
+            out.append(_assign(p, parsed[win]))
+        elif key in done:
+            out.append(done[key])
+        else:
+            out.append(done.setdefault(key, _assign(p, parsed[win])))
     return out
+
+
+def _plain_key(rule: int, p: Param) -> tuple[Any, ...] | None:
+    """What a plain rule's assignment depends on (``None``: fans that cannot be a key)."""
+    try:
+        return (rule, p.shape, p.layout, frozenset(p.fans.items()))
+    except TypeError:  # an unhashable fan value
+        return None
 
 
 def _bound(r: Rule, params: Sequence[Param]) -> Rule:
