@@ -25,25 +25,14 @@ jax = pytest.importorskip("jax")
 pytestmark = pytest.mark.jax
 
 import jax.numpy as jnp  # noqa: E402
+from _plans import PLANS, float32_grid  # noqa: E402
 from jax.sharding import Mesh, NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 from varinit.adapters.jax import JaxBackend, init_sharded, init_tree, initializer  # noqa: E402
 
 import varinit  # noqa: E402
-from varinit.core.plans import Normal, TruncNormal, Uniform  # noqa: E402
 from varinit.rng import kernel  # noqa: E402
 
-PLANS = {
-    "uniform": Uniform(-0.3, 0.7),
-    "normal": Normal(0.0, 1.0),
-    "normal_shifted": Normal(0.1, 0.02),
-    "trunc_central": TruncNormal(0.0, 1.0, -2.0, 2.0),
-    "trunc_flipped": TruncNormal(0.5, 2.0, 1.0, 3.0),
-    "trunc_far": TruncNormal(0.0, 1.0, 5.5, 9.0),
-    "trunc_narrow": TruncNormal(0.0, 1.0, -1e-6, 1e-6),
-    "trunc_log": TruncNormal(0.0, 1.0, 12.0, 13.0),
-    "trunc_log_40": TruncNormal(-1.0, 0.5, -40.0, -39.0),
-}
 SCHEMES = ["he_normal", "glorot_uniform", "trunc_normal", "lecun_normal", "normal", "kaiming_uniform"]
 
 
@@ -87,16 +76,9 @@ def _transform_on(dev: Any, plan: Any, u: np.ndarray) -> Any:
     return x
 
 
-def _float32_grid() -> np.ndarray:
-    """Every float32 uniform the stream can produce: (k + 1/2) * 2**-24, k < 2**24."""
-    k = np.arange(1 << 24, dtype=np.int64)
-    u = (k.astype(np.float32) * np.float32(2.0**-24) + np.float32(2.0**-25)).astype(np.float32)
-    return np.minimum(u, np.float32(1.0 - 2.0**-24))
-
-
 @pytest.mark.parametrize("name", list(PLANS))
 def test_every_float32_uniform_through_each_plan(device: Any, name: str) -> None:
-    u = _float32_grid()
+    u = float32_grid()
     got = _transform_on(device, PLANS[name], u)
     assert _differ(got, _reference(PLANS[name], u)) == 0
 

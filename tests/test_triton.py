@@ -25,8 +25,9 @@ if os.environ.get("VARINIT_REQUIRE_TRITON") == "1":
 else:
     pytest.importorskip("triton")
 
+from _plans import PLANS  # noqa: E402
+
 from varinit.core.executor import reference, route  # noqa: E402
-from varinit.core.plans import Normal, TruncNormal, Uniform  # noqa: E402
 from varinit.core.request import request  # noqa: E402
 from varinit.rng import philox, triton_kernel  # noqa: E402
 
@@ -100,18 +101,6 @@ def test_words_equal_the_reference(seed: int, stream: int) -> None:
 
 
 # --------------------------------------------------------------------------- the transforms
-
-PLANS = {
-    "uniform": Uniform(-0.3, 0.7),
-    "normal": Normal(0.0, 1.0),
-    "normal_shifted": Normal(0.1, 0.02),
-    "trunc_central": TruncNormal(0.0, 1.0, -2.0, 2.0),  # linear, both tails of ndtri
-    "trunc_flipped": TruncNormal(0.5, 2.0, 1.0, 3.0),  # linear, mirrored
-    "trunc_far": TruncNormal(0.0, 1.0, 5.5, 9.0),  # linear, the r > 5 rational
-    "trunc_narrow": TruncNormal(0.0, 1.0, -1e-6, 1e-6),  # narrow: q = p - 1/2
-    "trunc_log": TruncNormal(0.0, 1.0, 12.0, 13.0),  # float32: log space
-    "trunc_log_40": TruncNormal(-1.0, 0.5, -40.0, -39.0),  # both dtypes: log space
-}
 
 
 def _args(plan: Any) -> tuple[str, tuple[float, ...]]:

@@ -22,8 +22,9 @@ if os.environ.get("VARINIT_REQUIRE_TRITON") == "1":
 else:
     pytest.importorskip("triton")
 
+from _plans import PLANS, float32_grid  # noqa: E402
+
 import varinit  # noqa: E402
-from varinit.core.plans import Normal, TruncNormal, Uniform  # noqa: E402
 from varinit.rng import kernel, triton_kernel  # noqa: E402
 
 pytestmark = [
@@ -31,18 +32,6 @@ pytestmark = [
     pytest.mark.torch,
     pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="runs the compiled kernels"),
 ]
-
-PLANS = {
-    "uniform": Uniform(-0.3, 0.7),
-    "normal": Normal(0.0, 1.0),
-    "normal_shifted": Normal(0.1, 0.02),
-    "trunc_central": TruncNormal(0.0, 1.0, -2.0, 2.0),
-    "trunc_flipped": TruncNormal(0.5, 2.0, 1.0, 3.0),
-    "trunc_far": TruncNormal(0.0, 1.0, 5.5, 9.0),
-    "trunc_narrow": TruncNormal(0.0, 1.0, -1e-6, 1e-6),
-    "trunc_log": TruncNormal(0.0, 1.0, 12.0, 13.0),
-    "trunc_log_40": TruncNormal(-1.0, 0.5, -40.0, -39.0),
-}
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -62,11 +51,7 @@ def test_device_passes_the_self_test() -> None:
 @pytest.mark.parametrize("name", list(PLANS))
 def test_every_float32_uniform_through_each_plan(name: str) -> None:
     """All 2**24 float32 uniforms of the stream's grid, against the CPU reference."""
-    k = np.arange(1 << 24, dtype=np.int64)
-    u = np.minimum(
-        (k.astype(np.float32) * np.float32(2.0**-24) + np.float32(2.0**-25)).astype(np.float32),
-        np.float32(1.0 - 2.0**-24),
-    )
+    u = float32_grid()
     plan = PLANS[name]
     want = kernel.transform(u, *_args(plan)) if kernel.available() else plan.transform(np, u)
     got = triton_kernel.transform(torch.from_numpy(u).cuda(), *_args(plan)).cpu().numpy()
