@@ -162,7 +162,7 @@ def test_python_blocks_run(page: str, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=ROOT,
+        cwd=tmp_path,  # what a block writes (a plot, a checkpoint) stays out of the repository
     )
     assert proc.returncode == 0, f"docs/{page}: a python block failed\n{proc.stderr[-4000:]}"
 
