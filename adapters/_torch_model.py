@@ -167,7 +167,13 @@ def _measured(tensors: list[torch.Tensor]) -> list[float]:
             step = -(-flat.numel() // MEASURE_MOST)
             out[i] = float(flat[::step].to(torch.float64).std())
         for idx in groups.values():
-            stacked = torch.stack([tensors[i].detach().reshape(-1) for i in idx]).to(torch.float64)
-            for i, m in zip(idx, stacked.std(dim=1).tolist(), strict=True):
+            stacked = torch.stack([tensors[i].detach().reshape(-1) for i in idx])
+            if stacked.dtype not in (torch.float32, torch.float64):
+                stacked = stacked.float()
+            # two passes in the tensors' precision (a constant measures exactly 0): about 1e-7
+            # relative in float32, and an order of magnitude faster than torch's std
+            centered = stacked - stacked.mean(dim=1, keepdim=True)
+            var = torch.linalg.vecdot(centered, centered) / (stacked.shape[1] - 1)
+            for i, m in zip(idx, var.sqrt().tolist(), strict=True):
                 out[i] = m
     return out

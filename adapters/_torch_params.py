@@ -62,6 +62,7 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
     where = structure([n for n, _ in named])
     seen: dict[tuple[int, tuple[str, ...]], list[str]] = {}
     named_outs: dict[int, list[str]] = {}
+    role_sets: dict[tuple[str, int, str | None, bool, bool], frozenset[str]] = {}
 
     def children(m: torch.nn.Module, kinds: tuple[str, ...]) -> list[str]:
         # once per (module, kinds): a flat Sequential's siblings would be re-read per parameter
@@ -98,20 +99,24 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
             res_norm = (
                 bool(convs) and norms[-1:] == [child] and _BLOCK.search(type(parent).__name__) is not None
             )
-        shape = tuple(int(d) for d in tensor.shape)
+        shape = tuple(tensor.shape)
         layout = "in_out" if type(owner).__name__ == "Conv1D" and hasattr(owner, "nf") else "out_in"
         fans = _tf._fan_overrides(owner, local, shape)
         if layout == "in_out" and len(shape) < 2 and local == "bias":
             w = getattr(owner, "weight", None)
             if isinstance(w, torch.Tensor) and w.dim() == 2:
                 fans = {"fan_in": int(w.shape[0]), "fan_out": int(w.shape[1])}
+        rk = (local, len(shape), kind, res_out, res_norm)
         p = Param(
             qual,
             shape,
             local=local,
             types=_types(owner),
             kind=kind,
-            roles=roles_of(local, len(shape), kind, residual_out=res_out, residual_norm=res_norm),
+            roles=role_sets.get(rk)
+            or role_sets.setdefault(
+                rk, frozenset(roles_of(local, len(shape), kind, residual_out=res_out, residual_norm=res_norm))
+            ),
             layer=layer,
             depth=depth,
             fans=fans,
