@@ -584,3 +584,18 @@ def test_module_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 8), (4, 2, 6, 8), (2, 3, 4, 6, 8)])
+@pytest.mark.parametrize("layout", ["in_out", "out_in"])
+def test_generic_delta_orthogonal_centre_is_jaxs_for_even_sizes(shape: tuple[int, ...], layout: str) -> None:
+    """``varinit.init("delta_orthogonal", ...)`` on every backend puts the matrix where JAX does."""
+    dims = shape if layout == "in_out" else (shape[-1], shape[-2], *shape[:-2])
+    w = np.asarray(varinit.init("delta_orthogonal", dims, layout=layout, seed=0))
+    taps = w if layout == "in_out" else np.moveaxis(w, (0, 1), (-1, -2))
+    centre = tuple((k - 1) // 2 for k in shape[:-2])
+    nonzero = np.argwhere(np.abs(taps).sum(axis=(-2, -1)) > 0)
+    assert [tuple(int(i) for i in t) for t in nonzero] == [centre]
+    _orthonormal(taps[centre], -1, 1.0)
+    theirs = np.asarray(jinit.delta_orthogonal()(jax.random.key(0), shape))
+    np.testing.assert_array_equal(taps != 0, theirs != 0)

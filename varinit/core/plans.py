@@ -368,7 +368,7 @@ class DeltaOrthogonal(Structured):
         q = self.gain * b.orthogonal(cin, cout)  # (in, out)
         spatial = shape[2:] if _out_in(self.layout) else shape[:-2]
         centre = np.zeros(spatial)
-        centre[tuple(s // 2 for s in spatial)] = 1.0
+        centre[tuple((s - 1) // 2 for s in spatial)] = 1.0  # JAX's centre, for even sizes too
         q = xp.reshape(q, (1,) * len(spatial) + (cin, cout))  # ranks equal: no implicit promotion
         w = b.constant(centre.reshape((*spatial, 1, 1))) * q  # (*k, in, out)
         if _out_in(self.layout):
