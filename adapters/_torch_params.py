@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -77,13 +78,17 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
             named_outs[id(m)] = [c for c in children(m, ("dense", "conv")) if c in RESIDUAL_OUT_NAMES]
         return named_outs[id(m)]
 
-    for qual, tensor in named:
-        owner_name, _, local = qual.rpartition(".")
+    layers: dict[str, tuple[torch.nn.Module, str | None, tuple[str, ...], bool, bool, str]] = {}
+
+    def layer_of(owner_name: str, layer: int | None) -> tuple[Any, ...]:
+        # what every parameter of one layer shares, read once per layer
+        hit = layers.get(owner_name)
+        if hit is not None:
+            return hit
         owner = owners[owner_name]
         parent_name, _, child = owner_name.rpartition(".")
         parent = owners.get(parent_name) if owner_name else None
         kind = _kind(owner)
-        layer, depth = where.get(qual, (None, None))
         res_out = res_norm = False
         if parent is not None and kind in ("dense", "conv"):
             branch = _BRANCH.search(type(parent).__name__) is not None
@@ -99,24 +104,33 @@ def params_of(module: torch.nn.Module) -> Iterator[tuple[Param, torch.Tensor]]:
             res_norm = (
                 bool(convs) and norms[-1:] == [child] and _BLOCK.search(type(parent).__name__) is not None
             )
-        shape = tuple(tensor.shape)
         layout = "in_out" if type(owner).__name__ == "Conv1D" and hasattr(owner, "nf") else "out_in"
+        layers[owner_name] = hit = (owner, kind, _types(owner), res_out, res_norm, layout)
+        return hit
+
+    for qual, tensor in named:
+        owner_name, _, local = qual.rpartition(".")
+        layer, depth = where.get(qual, (None, None))
+        owner, kind, types, res_out, res_norm, layout = layer_of(owner_name, layer)
+        shape = tuple(tensor.shape)
         fans = _tf._fan_overrides(owner, local, shape)
         if layout == "in_out" and len(shape) < 2 and local == "bias":
             w = getattr(owner, "weight", None)
             if isinstance(w, torch.Tensor) and w.dim() == 2:
                 fans = {"fan_in": int(w.shape[0]), "fan_out": int(w.shape[1])}
         rk = (local, len(shape), kind, res_out, res_norm)
+        roles = role_sets.get(rk)
+        if roles is None:
+            roles = role_sets[rk] = frozenset(
+                roles_of(local, len(shape), kind, residual_out=res_out, residual_norm=res_norm)
+            )
         p = Param(
             qual,
             shape,
             local=local,
-            types=_types(owner),
+            types=types,
             kind=kind,
-            roles=role_sets.get(rk)
-            or role_sets.setdefault(
-                rk, frozenset(roles_of(local, len(shape), kind, residual_out=res_out, residual_norm=res_norm))
-            ),
+            roles=roles,
             layer=layer,
             depth=depth,
             fans=fans,
