@@ -39,9 +39,17 @@ def best(
     return min(timings(run, repeat))
 
 
-def best_pair(a: Callable[[], object], b: Callable[[], object], repeat: int) -> tuple[float, float]:
+def best_pair(
+    a: Callable[[], object],
+    b: Callable[[], object],
+    repeat: int,
+    *,
+    sync: Callable[[Any], object] | None = None,
+) -> tuple[float, float]:
     """The fastest of ``repeat`` runs of each, after a warm-up; the two alternate, so a slow
-    spell of a shared machine slows both."""
+    spell of a shared machine slows both. ``sync``: as for :func:`best`."""
+    if sync is not None:
+        a, b = _synced(a, sync), _synced(b, sync)
     a()
     b()
     ta: list[float] = []
@@ -52,6 +60,10 @@ def best_pair(a: Callable[[], object], b: Callable[[], object], repeat: int) -> 
             f()
             times.append(time.perf_counter() - t)
     return min(ta), min(tb)
+
+
+def _synced(f: Callable[[], object], sync: Callable[[Any], object]) -> Callable[[], object]:
+    return lambda: sync(f())
 
 
 # --------------------------------------------------------------------------- the CPU

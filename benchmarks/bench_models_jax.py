@@ -7,10 +7,11 @@ MLP 1024, vocabulary 4096, 64 tokens; attention from ``nn.Dense``). Flax's own i
 is ``init_tree`` on the same params with the rules that reproduce Flax's defaults
 (LeCun-normal kernels, zero biases, unit scales, embeddings N(0, 1/features)), an int seed
 (one portable stream per leaf), with and without the report's measured std. Eager and under
-``jax.jit`` (compiled once before timing), best of N in the same run; the ratios are
+``jax.jit`` (compiled once before timing), best of N in the same run, Flax's and varinit's
+runs alternating (a slow spell of a shared machine slows both); the ratios are
 printed, nothing is asserted.
 
-    python benchmarks/bench_models_jax.py [--repeat 3]
+    python benchmarks/bench_models_jax.py [--repeat 7]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from _common import best, cpu_flags
+from _common import best, best_pair, cpu_flags
 from varinit.adapters.jax import init_tree
 
 FLAX_DEFAULTS = {
@@ -101,7 +102,7 @@ class Transformer(nn.Module):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
     print(
         f"JAX {jax.__version__}, Flax {flax.__version__}, {jax.devices()[0].platform}; {platform.machine()} "
@@ -133,8 +134,7 @@ def main() -> None:
             ),
         }
         for mode, (theirs, ours, measured) in runs.items():
-            t_flax = best(theirs, args.repeat, sync=jax.block_until_ready)
-            t_ours = best(ours, args.repeat, sync=jax.block_until_ready)
+            t_flax, t_ours = best_pair(theirs, ours, args.repeat, sync=jax.block_until_ready)
             line = (
                 f"{name:<12}{len(leaves):>7}{n:>12,}  {mode:<6}{t_flax * 1e3:>8.1f}ms"
                 f"{t_ours * 1e3:>8.1f}ms{t_ours / t_flax:>9.2f}x"
