@@ -195,6 +195,10 @@ def _decisions(model: Any) -> dict[int, tuple[str, dict[str, Any]]]:
     return out
 
 
+#: Keras' recurrent cells (their variables: kernel, recurrent_kernel, bias)
+_RECURRENT_CELLS = ("LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTMCell")
+
+
 def auto_rules(model: Any) -> dict[Any, tuple[str, dict[str, Any]]]:
     """One exact-name rule per parameter of a built Keras model (see ``varinit.models.auto``)."""
     from ._keras_params import params_of
@@ -204,7 +208,12 @@ def auto_rules(model: Any) -> dict[Any, tuple[str, dict[str, Any]]]:
     for p, _ in params_of(model):
         rule: tuple[str, dict[str, Any]] | None
         owner = p.module
-        if "norm_bias" in p.roles or "norm_scale" in p.roles:
+        cell = next((t for t in p.types if t in _RECURRENT_CELLS), None)
+        if cell is not None:
+            hidden = int(getattr(owner, "filters", None) or owner.units)
+            forget = "LSTM" in cell and bool(getattr(owner, "unit_forget_bias", False))
+            rule = auto.recurrent_rule(p.local, hidden, forget=forget)
+        elif "norm_bias" in p.roles or "norm_scale" in p.roles:
             rule = auto.norm_rule("norm_bias" in p.roles)
         elif "bias" in p.roles:
             rule = auto.bias_rule()

@@ -335,12 +335,8 @@ def _traced(module: torch.nn.Module) -> dict[str, tuple[str, dict[str, Any]]]:
             decision = _decide(_walk(node, mods), "")
             if isinstance(m, _COMPOSITES):
                 out.update(_composite(m, node.target, decision, ""))
-            elif isinstance(m, torch.nn.RNNBase):
-                for local, _ in m.named_parameters(recurse=False):
-                    if "weight" in local:
-                        out[f"{node.target}.{local}"] = auto.unresolved(
-                            "recurrent cell: its gates mix sigmoid and tanh"
-                        )
+            elif isinstance(m, torch.nn.RNNBase | torch.nn.RNNCellBase):
+                continue  # auto_rules gives recurrent layers their own rules
             else:
                 for local, p in m.named_parameters(recurse=False):
                     if p.dim() >= 2 and f"{node.target}.{local}" not in out:
@@ -424,7 +420,10 @@ def auto_rules(module: torch.nn.Module) -> dict[Any, tuple[str, dict[str, Any]]]
     rules: dict[Any, tuple[str, dict[str, Any]]] = {}
     for p, tensor in params_of(module):
         rule: tuple[str, dict[str, Any]] | None
-        if "norm_bias" in p.roles or "norm_scale" in p.roles:
+        if isinstance(p.module, torch.nn.RNNBase | torch.nn.RNNCellBase):
+            lstm = isinstance(p.module, torch.nn.LSTM | torch.nn.LSTMCell)
+            rule = auto.recurrent_rule(p.local, int(p.module.hidden_size), forget=lstm)
+        elif "norm_bias" in p.roles or "norm_scale" in p.roles:
             rule = auto.norm_rule("norm_bias" in p.roles)
         elif "bias" in p.roles:
             rule = auto.bias_rule()

@@ -124,6 +124,34 @@ def unresolved(reason: str) -> tuple[str, dict[str, Any]]:
     return DEFAULT, {"why": f"could not be resolved ({reason}); default {DEFAULT}, Var(w) = 1 / fan_in"}
 
 
+def recurrent_rule(local: str, hidden: int, *, forget: bool) -> tuple[str, dict[str, Any]]:
+    """A recurrent layer's parameter (torch ``weight_ih``/``weight_hh``/``weight_hr``/biases,
+    Keras ``kernel``/``recurrent_kernel``/``bias``): the recurrent init Keras makes its
+    default. Input weights Glorot uniform over the stacked gates, recurrent weights
+    orthogonal (Saxe et al. 2014: the hidden state keeps its norm through time), biases zero
+    with an LSTM's forget gate at 1 (``forget``; Jozefowicz et al. 2015), the gates stacked
+    input, forget, cell, output in both frameworks. A gated cell mixes sigmoid and tanh, so
+    no single activation's gain applies.
+
+    >>> recurrent_rule("weight_hh_l0", 64, forget=True)[0]
+    'orthogonal'
+    >>> recurrent_rule("bias_ih_l0", 64, forget=True)[1]["slices"]
+    [{'start': 64, 'stop': 128, 'value': 1.0}]
+    """
+    cell = "its gates mix sigmoid and tanh, so no single activation's gain applies"
+    if local.startswith(("weight_hh", "recurrent_kernel")):
+        why = f"recurrent weights: orthogonal (Saxe et al. 2014), Keras' default; {cell}"
+        return "orthogonal", {"why": why}
+    if local.startswith("weight_hr"):
+        return "glorot_uniform", {"why": "LSTM projection: Glorot uniform (a linear map of the hidden state)"}
+    if local.startswith(("weight_ih", "kernel")):
+        return "glorot_uniform", {"why": f"recurrent input weights: Glorot uniform, Keras' default; {cell}"}
+    if forget and local.startswith(("bias_ih", "bias")) and not local.startswith("bias_hh"):
+        why = "LSTM bias: zeros, the forget gate's 1 (Jozefowicz et al. 2015; Keras' unit_forget_bias)"
+        return "zeros", {"slices": [{"start": hidden, "stop": 2 * hidden, "value": 1.0}], "why": why}
+    return "zeros", {"why": "recurrent bias: zeros"}
+
+
 def bias_rule() -> tuple[str, dict[str, Any]]:
     """Biases start at zero: they add no variance, so the weight's rule holds as derived."""
     return "zeros", {"why": "bias: zeros (adds no variance; the weight rules assume none)"}
