@@ -429,3 +429,26 @@ def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["propagate", "--depth", "4", "--width", "16", "--batch", "8", "--plot", str(target)]) == 0
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {target}" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- numbers out of range
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (
+            ("sample", "he_normal", "--shape", "4,4", "--set", "factor=1e400"),
+            ("--set factor=1e400", "1.8e308"),
+        ),
+        (("sample", "normal", "--shape", "4,4", "--set", "std=1e-400"), ("--set std=1e-400", "rounds to 0")),
+        (("propagate", "--schemes", "normal:std=-1e999"), ("normal:std=-1e999", "infinity")),
+    ],
+)
+def test_a_number_beyond_the_float_range_is_named_not_rounded(
+    argv: tuple[str, ...], names: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("varinit: error:"), err
+    assert all(n in err for n in names), err

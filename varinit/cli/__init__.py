@@ -53,7 +53,10 @@ def _overrides(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SchemeError(f"--set {item!r} is not KEY=VALUE (e.g. --set mode=fan_out)")
-        out[key.strip()] = parse_value(value.strip())
+        try:
+            out[key.strip()] = parse_value(value.strip())
+        except ValueError as e:
+            raise SchemeError(f"--set {item.strip()}: {e}") from None
     return out
 
 

@@ -48,7 +48,10 @@ def _schemes(text: str) -> list[tuple[str, dict[str, Any]]]:
                     f"--schemes entry {item!r}: {pair!r} is not key=value; write overrides as "
                     "NAME:key=value, e.g. normal:std=1 or variance_scaling:factor=2:mode=fan_out"
                 )
-            kw[key.strip()] = parse_value(value.strip())
+            try:
+                kw[key.strip()] = parse_value(value.strip())
+            except ValueError as e:
+                raise ValueError(f"--schemes entry {item!r}: {e}") from None
         Spec.of(name, **kw)  # unknown names and bad overrides raise ValueError here, as in `show --set`
         out.append((name, kw))
     if not out:
